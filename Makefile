@@ -1,0 +1,69 @@
+# fileshare: the one entry point. `make lab` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARCH ?= all_in_one
+# Named labs can coexist (own bridge, subnet, container path); the test tier uses its own.
+LAB ?= fileshare
+TEST_LAB ?= fstest
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y
+HOST_PACKAGES := lxc debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
+	cadaver openssl ca-certificates
+
+.PHONY: all venv host-deps lint unit render integration check test test-lab lab lab-down clean
+
+all: check
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Host packages for the lab (LXC nodes, the apt cache that plays the internal mirror, real clients).
+build/.host-deps: Makefile
+	@mkdir -p build
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing host packages: $$missing"; \
+		$(APT) update -qq && $(APT) install --no-install-recommends $$missing; fi
+	touch $@
+
+host-deps: build/.host-deps
+
+lint: venv
+	$(BIN)/ruff check _modules _states _runners tools tests
+	$(BIN)/salt-lint $$(find formulas orchestrate -name '*.sls')
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+render: venv
+	$(BIN)/pytest -q tests/render
+
+integration: venv
+	$(BIN)/pytest -q tests/integration
+
+# The fast tiers, for use while coding.
+check: lint unit render integration
+
+test-lab: venv host-deps
+	$(BIN)/pytest -q tests/lab --lab-name $(TEST_LAB)
+
+# Every tier. CI (.ci/run) runs exactly this.
+test: check test-lab
+
+# Bring up the example site's nodes for ARCH and run its orchestration; prints how to reach it.
+lab: venv host-deps
+	$(BIN)/fileshare-lab --lab $(LAB) up $(ARCH)
+	$(BIN)/fileshare-lab --lab $(LAB) converge $(ARCH)
+
+lab-down: venv
+	$(BIN)/fileshare-lab --lab $(LAB) down
+
+clean:
+	rm -rf build .pytest_cache

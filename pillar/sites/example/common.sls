@@ -1,0 +1,84 @@
+{%- from "sites/example/network.jinja" import net with context %}
+{#- Everything about the example site that does not depend on the architecture.
+    Secrets are in clear text here because this is a lab; a real site keeps them in
+    pillar encrypted with Salt's gpg renderer (see docs/secrets.md). #}
+fileshare:
+  # Short site name: used in host names, certificate subjects and report paths.
+  site: example
+  # DNS domain served authoritatively by the site's bind9 (users reach <vip.name>.<domain>).
+  domain: example.lab
+  # owncloud | seafile | webdav : the file-sharing product the app layer serves.
+  product: webdav
+
+  # Internal mirrors: no state downloads from the internet. In the lab the host is the mirror.
+  mirrors:
+    # Debian archive and security archive (apt-cacher-ng in the lab).
+    apt: http://{{ net }}.1:3142/debian
+    apt_security: http://{{ net }}.1:3142/debian-security
+    # Python wheels (pip --find-links), e.g. for Salt itself.
+    python: http://{{ net }}.1:3143/wheels/
+    # Product artifacts (tarballs); each artifact below carries its sha256.
+    artifacts: http://{{ net }}.1:3143/artifacts/
+
+  # Product artifacts, by product. webdav needs none (Apache mod_dav comes from the OS packages).
+  artifacts: {}
+
+  load:
+    tls:
+      # Either give cert and key (PEM, in pillar/secrets) or let the suite make a lab CA with Salt's x509.
+      lab_ca: true
+    # Per-client request rate limit at the TLS front (nginx limit_req / HAProxy stick table).
+    rate_limit:
+      requests_per_second: 50
+      burst: 100
+    dns:
+      # Hosts allowed to ask the site's bind9 recursive questions (nobody else: recursion is refused).
+      recursion_allowed: [127.0.0.1]
+
+  app:
+    # apache (default; mod_dav for webdav) or nginx (alternative for PHP products).
+    server: apache
+    # Where user files live (on HA sites, the shared storage mount).
+    data_dir: /srv/fileshare/data
+    php:
+      memory_limit: 512M
+      upload_max_filesize: 2G
+    # WebDAV users (passwords in secrets.webdav_users).
+    webdav:
+      realm: fileshare
+
+  db:
+    # mariadb (Galera on HA architectures) or postgresql.
+    engine: mariadb
+    name: fileshare
+    user: fileshare
+
+  intermediate:
+    redis:
+      port: 6379
+    memcached:
+      port: 11211
+      memory_mb: 64
+
+  storage:
+    # all_in_one: a local directory; HA: a GlusterFS replica-3 volume of this name.
+    volume: fileshare
+
+  infra:
+    journald:
+      system_max_use: 200M
+      max_retention: 14day
+    logrotate:
+      rotate: 14
+      frequency: daily
+
+  # Secrets: never printed in state output, never in world-readable files.
+  secrets:
+    db_root_password: lab-root-pw-change-me
+    db_password: lab-db-pw-change-me
+    redis_password: lab-redis-pw-change-me
+    # TSIG key (base64, HMAC-SHA256) for zone transfers and dynamic DNS updates.
+    tsig_key: c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ==
+    webdav_users:
+      alice: lab-alice-pw
+      bob: lab-bob-pw

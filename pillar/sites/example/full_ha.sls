@@ -1,0 +1,26 @@
+{%- from "sites/example/network.jinja" import net with context %}
+fileshare:
+  architecture: full_ha
+  network:
+    subnet: {{ net }}.0/24
+  vip:
+    address: {{ net }}.100
+    name: files
+  # Dedicated nodes per layer. Counts are checked by the schema: 2 load, >=2 app, 3 db (or 2 + arbitrator),
+  # 3 intermediate, 3 storage.
+  nodes:
+{%- for i in range(1, 3) %}
+    - {name: lb{{ i }}, address: {{ net }}.{{ 30 + i }}, roles: [load, infra]}
+{%- endfor %}
+{%- for i in range(1, 3) %}
+    - {name: app{{ i }}, address: {{ net }}.{{ 40 + i }}, roles: [app, infra]}
+{%- endfor %}
+{%- for i in range(1, 4) %}
+    - {name: db{{ i }}, address: {{ net }}.{{ 50 + i }}, roles: [db, infra]}
+{%- endfor %}
+{%- for i in range(1, 4) %}
+    - {name: im{{ i }}, address: {{ net }}.{{ 60 + i }}, roles: [intermediate, infra]}
+{%- endfor %}
+{%- for i in range(1, 4) %}
+    - {name: st{{ i }}, address: {{ net }}.{{ 70 + i }}, roles: [storage, infra]}
+{%- endfor %}
