@@ -1,0 +1,658 @@
+"""
+Validate the ``fileshare:`` pillar before anything is changed on any node.
+
+Two layers, as in the rest of the suite:
+
+- pure functions (:func:`problems`, :func:`semantic_problems`) take the pillar subtree and return a list
+  of ``{"key": "fileshare:nodes:1:address", "reason": "..."}``; unit tests hit these directly;
+- the Salt functions :func:`validate` and :func:`check` read ``__pillar__`` (or given data).
+
+The JSON Schema (draft 2020-12) lives in this module, not in a file beside the formula: the module is
+what ``saltutil.sync_all`` ships to the master's own minion (``state.orchestrate``) and to every node,
+so the schema travels with the code that applies it and validation needs no fileserver round trip
+before it can say what is wrong. ``docs/pillar.md`` is its human reference.
+
+Reasons never contain the value of anything under ``fileshare:secrets``.
+"""
+
+import ipaddress
+import logging
+
+from salt.exceptions import CommandExecutionError
+
+try:
+    import jsonschema
+
+    HAS_JSONSCHEMA = True
+except ImportError:  # pragma: no cover - the lab's /opt/salt and the venv both carry it
+    HAS_JSONSCHEMA = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "fileshare_pillar"
+
+ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
+# Roles every node of all_in_one / mini_ha carries (arbitrator is a full_ha option only).
+LAYER_ROLES = ["load", "app", "db", "intermediate", "storage", "infra"]
+ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
+PRODUCTS = ["owncloud", "seafile", "webdav"]
+
+_DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
+_SIZE = r"^[0-9]+[KMGT]?$"
+
+
+def _url(what):
+    return {"type": "string", "pattern": _URL, "x-reason": f"{what} must be an http:// or https:// URL"}
+
+
+def _port():
+    return {"type": "integer", "minimum": 1, "maximum": 65535}
+
+
+def _product_needs_artifact(product):
+    return {
+        "if": {"properties": {"product": {"const": product}}, "required": ["product"]},
+        "then": {
+            "properties": {
+                "artifacts": {
+                    "required": [product],
+                    "x-reason": f"product {product} needs its artifact (url and sha256) here",
+                }
+            }
+        },
+    }
+
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://fileshare.example/pillar.schema.json",
+    "title": "fileshare pillar",
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "site",
+        "domain",
+        "architecture",
+        "product",
+        "network",
+        "vip",
+        "nodes",
+        "mirrors",
+        "artifacts",
+        "load",
+        "app",
+        "db",
+        "intermediate",
+        "storage",
+        "infra",
+        "secrets",
+    ],
+    "properties": {
+        "site": {
+            "type": "string",
+            "pattern": f"^{_DNS_LABEL}$",
+            "x-reason": "must be a short lower-case name (DNS label: a-z, 0-9, '-', at most 63 characters)",
+        },
+        "domain": {
+            "type": "string",
+            "maxLength": 253,
+            "pattern": rf"^({_DNS_LABEL}\.)+[a-z]([a-z0-9-]{{0,61}}[a-z0-9])?$",
+            "x-reason": "must be a lower-case DNS domain of at least two labels (e.g. files.example.org)",
+        },
+        "architecture": {"enum": ARCHITECTURES},
+        "product": {"enum": PRODUCTS},
+        "network": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["subnet"],
+            "properties": {
+                "subnet": {
+                    "type": "string",
+                    "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+                    "x-reason": "must be an IPv4 network in CIDR form (e.g. 10.77.0.0/24)",
+                },
+            },
+        },
+        "vip": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["address", "name"],
+            "properties": {
+                "address": {"type": "string", "format": "ipv4", "x-reason": "must be an IPv4 address"},
+                "name": {
+                    "type": "string",
+                    "pattern": f"^{_DNS_LABEL}$",
+                    "x-reason": "must be a DNS label (a-z, 0-9, '-', at most 63 characters)",
+                },
+            },
+        },
+        "nodes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "address", "roles"],
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "pattern": f"^{_DNS_LABEL}$",
+                        "x-reason": "must be a DNS label (a-z, 0-9, '-', at most 63 characters): "
+                        "it is the minion id and host name",
+                    },
+                    "address": {"type": "string", "format": "ipv4", "x-reason": "must be an IPv4 address"},
+                    "roles": {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {"enum": ROLES},
+                    },
+                },
+            },
+        },
+        "mirrors": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[a-z][a-z0-9_]*$"},
+            "additionalProperties": _url("a mirror"),
+        },
+        "artifacts": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["url", "sha256"],
+                "properties": {
+                    "url": _url("an artifact url"),
+                    "sha256": {
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$",
+                        "x-reason": "must be the artifact's sha256 (64 lower-case hex digits)",
+                    },
+                    "version": {"type": "string"},
+                },
+            },
+        },
+        "load": {
+            "type": "object",
+            "required": ["tls"],
+            "properties": {
+                "tls": {
+                    "type": "object",
+                    "properties": {"lab_ca": {"type": "boolean"}},
+                },
+                "rate_limit": {
+                    "type": "object",
+                    "properties": {
+                        "requests_per_second": {"type": "integer", "minimum": 1},
+                        "burst": {"type": "integer", "minimum": 0},
+                    },
+                },
+                "dns": {
+                    "type": "object",
+                    "properties": {
+                        "recursion_allowed": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$",
+                                "x-reason": "must be an IPv4 address or network",
+                            },
+                        }
+                    },
+                },
+            },
+        },
+        "app": {
+            "type": "object",
+            "required": ["server", "data_dir"],
+            "properties": {
+                "server": {"enum": ["apache", "nginx"]},
+                "data_dir": {
+                    "type": "string",
+                    "pattern": r"^/[^\s]*$",
+                    "x-reason": "must be an absolute path without spaces",
+                },
+                "php": {
+                    "type": "object",
+                    "properties": {
+                        "memory_limit": {
+                            "type": "string",
+                            "pattern": _SIZE,
+                            "x-reason": "must be a size like 512M",
+                        },
+                        "upload_max_filesize": {
+                            "type": "string",
+                            "pattern": _SIZE,
+                            "x-reason": "must be a size like 2G",
+                        },
+                    },
+                },
+                "webdav": {"type": "object", "properties": {"realm": {"type": "string", "minLength": 1}}},
+            },
+        },
+        "db": {
+            "type": "object",
+            "required": ["engine", "name", "user"],
+            "properties": {
+                "engine": {"enum": ["mariadb", "postgresql"]},
+                "name": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                    "x-reason": "must be a database identifier (letters, digits, '_')",
+                },
+                "user": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,31}$",
+                    "x-reason": "must be a database user name (letters, digits, '_', at most 32)",
+                },
+            },
+        },
+        "intermediate": {
+            "type": "object",
+            "required": ["redis", "memcached"],
+            "properties": {
+                "redis": {"type": "object", "required": ["port"], "properties": {"port": _port()}},
+                "memcached": {
+                    "type": "object",
+                    "required": ["port"],
+                    "properties": {"port": _port(), "memory_mb": {"type": "integer", "minimum": 16}},
+                },
+            },
+        },
+        "storage": {
+            "type": "object",
+            "required": ["volume"],
+            "properties": {
+                "volume": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]+$",
+                    "x-reason": "must be a volume name (letters, digits, '_', '-')",
+                },
+            },
+        },
+        "infra": {
+            "type": "object",
+            "properties": {
+                "journald": {
+                    "type": "object",
+                    "properties": {
+                        "system_max_use": {
+                            "type": "string",
+                            "pattern": _SIZE,
+                            "x-reason": "must be a size like 200M",
+                        },
+                        "max_retention": {"type": "string", "minLength": 1},
+                    },
+                },
+                "logrotate": {
+                    "type": "object",
+                    "properties": {
+                        "rotate": {"type": "integer", "minimum": 1},
+                        "frequency": {"enum": ["daily", "weekly", "monthly"]},
+                    },
+                },
+            },
+        },
+        "secrets": {
+            "type": "object",
+            "required": ["db_root_password", "db_password", "redis_password", "tsig_key"],
+            "properties": {
+                "webdav_users": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                },
+            },
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
+        # Free-form overrides merged over the OS map (template-formula's `lookup`).
+        "lookup": {"type": "object"},
+    },
+    "allOf": [
+        _product_needs_artifact("owncloud"),
+        _product_needs_artifact("seafile"),
+        {
+            "if": {"properties": {"product": {"const": "webdav"}}, "required": ["product"]},
+            "then": {
+                "properties": {
+                    "secrets": {
+                        "required": ["webdav_users"],
+                        "x-reason": "product webdav needs its users and passwords here",
+                    }
+                }
+            },
+        },
+    ],
+}
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "object": "a map",
+    "array": "a list",
+    "number": "a number",
+    "null": "empty",
+}
+
+
+def _key(path):
+    return ":".join(["fileshare"] + [str(p) for p in path])
+
+
+def _is_secret(path):
+    return bool(path) and path[0] == "secrets"
+
+
+def _got(instance):
+    return {
+        dict: "a map",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        type(None): "nothing",
+    }.get(type(instance), type(instance).__name__)
+
+
+def _schema_problem(error):
+    """Turn one jsonschema error into ``[{key, reason}]`` without ever echoing a secret's value."""
+    path = list(error.absolute_path)
+    secret = _is_secret(path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    custom = schema.get("x-reason")
+    shown = "" if secret or isinstance(error.instance, (dict, list)) else f" (got {error.instance!r})"
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [{"key": _key(path + [k]), "reason": custom or "is required but missing"} for k in missing]
+    if error.validator == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in schema.get("properties", {})]
+        return [
+            {"key": _key(path + [k]), "reason": f"unknown key (allowed here: {', '.join(known)})"}
+            for k in extra
+        ]
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return [{"key": _key(path), "reason": f"must be {names}, got {_got(error.instance)}"}]
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return [{"key": _key(path), "reason": f"must be one of {allowed}{shown}"}]
+    if custom:
+        return [{"key": _key(path), "reason": f"{custom}{shown}"}]
+    if error.validator == "uniqueItems":
+        return [{"key": _key(path), "reason": "lists the same item twice"}]
+    if error.validator in ("minItems", "minProperties"):
+        return [{"key": _key(path), "reason": f"needs at least {error.validator_value} entries"}]
+    if error.validator == "minLength":
+        return [{"key": _key(path), "reason": "must not be empty"}]
+    if error.validator in ("minimum", "maximum", "maxLength"):
+        return [{"key": _key(path), "reason": f"violates {error.validator} {error.validator_value}{shown}"}]
+    if error.validator == "propertyNames":
+        return [{"key": _key(path), "reason": "has a key that is not a lower-case name"}]
+    # A validator this function does not phrase: say which, never the instance.
+    return [{"key": _key(path), "reason": f"fails schema rule {error.validator}"}]
+
+
+def schema_problems(data):
+    """Return ``[{key, reason}]`` for everything the JSON Schema rejects in ``data`` (fileshare subtree)."""
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+    found = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        for problem in _schema_problem(error):
+            if problem not in found:
+                found.append(problem)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Semantic rules JSON Schema cannot express. Each takes the (schema-valid) subtree, returns problems.
+# ---------------------------------------------------------------------------------------------------
+
+
+def address_problems(data):
+    """VIP and nodes inside the subnet, not its network/broadcast address, no duplicates or collisions."""
+    found = []
+    try:
+        subnet = ipaddress.ip_network(data["network"]["subnet"])
+    except ValueError as exc:
+        return [{"key": "fileshare:network:subnet", "reason": f"is not a valid network: {exc}"}]
+    where = f"fileshare:network:subnet {subnet}"
+    reserved = {subnet.network_address, subnet.broadcast_address} if subnet.prefixlen < 31 else set()
+
+    def inside(key, text):
+        address = ipaddress.ip_address(text)
+        if address not in subnet:
+            found.append({"key": key, "reason": f"{text} is outside {where}"})
+        elif address in reserved:
+            found.append({"key": key, "reason": f"{text} is the network or broadcast address of {where}"})
+
+    inside("fileshare:vip:address", data["vip"]["address"])
+    names, addresses = {}, {}
+    for index, node in enumerate(data["nodes"]):
+        inside(f"fileshare:nodes:{index}:address", node["address"])
+        if node["name"] in names:
+            found.append(
+                {
+                    "key": f"fileshare:nodes:{index}:name",
+                    "reason": f"{node['name']} is already the name of fileshare:nodes:{names[node['name']]}",
+                }
+            )
+        names.setdefault(node["name"], index)
+        if node["address"] in addresses:
+            found.append(
+                {
+                    "key": f"fileshare:nodes:{index}:address",
+                    "reason": f"{node['address']} is already the address of "
+                    f"fileshare:nodes:{addresses[node['address']]}",
+                }
+            )
+        addresses.setdefault(node["address"], index)
+
+    vip = data["vip"]["address"]
+    if data["architecture"] == "all_in_one":
+        # No VRRP on one node: users reach the node itself, so the VIP must be its address.
+        if len(data["nodes"]) == 1 and vip != data["nodes"][0]["address"]:
+            found.append(
+                {
+                    "key": "fileshare:vip:address",
+                    "reason": f"{vip} must be the single node's own address {data['nodes'][0]['address']} "
+                    "on all_in_one (there is no floating address without VRRP)",
+                }
+            )
+    elif vip in addresses:
+        found.append(
+            {
+                "key": "fileshare:vip:address",
+                "reason": f"{vip} collides with fileshare:nodes:{addresses[vip]}:address: "
+                "the floating VIP needs an address of its own",
+            }
+        )
+    return found
+
+
+def _with_role(nodes, role):
+    return [(i, n) for i, n in enumerate(nodes) if role in n["roles"]]
+
+
+def topology_problems(data):
+    """Node counts and roles per architecture: refuse what cannot be highly available."""
+    arch, nodes = data["architecture"], data["nodes"]
+    found = []
+    if arch in ("all_in_one", "mini_ha"):
+        wanted = 1 if arch == "all_in_one" else 3
+        if len(nodes) != wanted:
+            return [
+                {
+                    "key": "fileshare:nodes",
+                    "reason": f"{arch} needs exactly {wanted} node{'s' if wanted > 1 else ''}, "
+                    f"found {len(nodes)}",
+                }
+            ]
+        for index, node in enumerate(nodes):
+            missing = [r for r in LAYER_ROLES if r not in node["roles"]]
+            extra = [r for r in node["roles"] if r not in LAYER_ROLES]
+            if missing:
+                found.append(
+                    {
+                        "key": f"fileshare:nodes:{index}:roles",
+                        "reason": f"{arch} runs every layer on every node; {node['name']} lacks "
+                        f"{', '.join(missing)}",
+                    }
+                )
+            elif extra:
+                found.append(
+                    {
+                        "key": f"fileshare:nodes:{index}:roles",
+                        "reason": f"role {', '.join(extra)} is only for full_ha (node {node['name']})",
+                    }
+                )
+        return found
+
+    # full_ha: dedicated nodes per layer.
+    app = _with_role(nodes, "app")
+    storage = _with_role(nodes, "storage")
+    if app and not storage:
+        # Every app node serves the shared data directory: without storage nodes there is none.
+        index, node = app[0]
+        return [
+            {
+                "key": f"fileshare:nodes:{index}:roles",
+                "reason": f"app node {node['name']} needs the storage layer, but no node has role storage",
+            }
+        ]
+    counts = {
+        "load": (2, "2 load nodes (keepalived VRRP pair)"),
+        "intermediate": (3, "3 intermediate nodes (Redis/Memcached with quorum)"),
+        "storage": (3, "3 storage nodes (GlusterFS replica 3)"),
+    }
+    for role, (wanted, why) in counts.items():
+        have = len(_with_role(nodes, role))
+        if have != wanted:
+            found.append({"key": "fileshare:nodes", "reason": f"full_ha needs {why}, found {have}"})
+    if len(app) < 2:
+        found.append(
+            {"key": "fileshare:nodes", "reason": f"full_ha needs at least 2 app nodes, found {len(app)}"}
+        )
+    db = _with_role(nodes, "db")
+    arbitrators = _with_role(nodes, "arbitrator")
+    for index, node in arbitrators:
+        if "db" in node["roles"]:
+            found.append(
+                {
+                    "key": f"fileshare:nodes:{index}:roles",
+                    "reason": f"{node['name']} cannot be both db and arbitrator: "
+                    "the arbitrator is the third vote",
+                }
+            )
+    if len(db) == 2 and not arbitrators:
+        found.append(
+            {
+                "key": "fileshare:nodes",
+                "reason": "2 Galera db nodes cannot keep quorum when one fails: use 3 db nodes, "
+                "or add a node with role arbitrator",
+            }
+        )
+    elif len(db) == 2 and len(arbitrators) > 1:
+        found.append(
+            {"key": "fileshare:nodes", "reason": f"2 db nodes take 1 arbitrator, found {len(arbitrators)}"}
+        )
+    elif len(db) != 2 and arbitrators:
+        found.append(
+            {
+                "key": "fileshare:nodes",
+                "reason": f"an arbitrator only belongs beside exactly 2 db nodes, found {len(db)} db nodes",
+            }
+        )
+    elif len(db) not in (2, 3):
+        found.append(
+            {
+                "key": "fileshare:nodes",
+                "reason": f"full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found {len(db)}",
+            }
+        )
+    return found
+
+
+def semantic_problems(data):
+    """Address rules first; topology only once every address is sound (one defect, one message)."""
+    return address_problems(data) or topology_problems(data)
+
+
+def problems(data):
+    """
+    Pure validation of the ``fileshare`` pillar subtree: ``[]`` when valid, else ``[{key, reason}]``.
+
+    Schema problems are reported alone (the semantic rules need a well-formed tree).
+    """
+    if data is None:
+        return [
+            {
+                "key": "fileshare",
+                "reason": "is missing: no fileshare pillar for this minion (see pillar/top.sls)",
+            }
+        ]
+    return schema_problems(data) or semantic_problems(data)
+
+
+def message(found):
+    """One operator-facing line for a list of problems."""
+    if not found:
+        return "pillar fileshare is valid"
+    first = found[0]
+    more = (
+        f" (and {len(found) - 1} more problem(s): salt-call fileshare_pillar.validate)"
+        if len(found) > 1
+        else ""
+    )
+    return f"pillar key {first['key']}: {first['reason']}{more}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Salt functions
+# ---------------------------------------------------------------------------------------------------
+
+
+def __virtual__():
+    if not HAS_JSONSCHEMA:
+        return False, "fileshare_pillar needs the Python library jsonschema in Salt's environment"
+    return __virtualname__
+
+
+def _subtree(data):
+    if data is None:
+        return __pillar__.get("fileshare")
+    return data
+
+
+def validate(data=None):
+    """
+    Validate the ``fileshare`` pillar (this minion's, or ``data`` = the subtree) and list every problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call fileshare_pillar.validate
+        salt-run salt.cmd fileshare_pillar.validate
+    """
+    return problems(_subtree(data))
+
+
+def check(data=None):
+    """
+    Raise ``CommandExecutionError`` naming the first bad key and the reason; return True when valid.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call fileshare_pillar.check
+    """
+    found = validate(data)
+    if found:
+        raise CommandExecutionError(message(found))
+    return True

@@ -1,0 +1,461 @@
+"""
+The pillar contract: the example site is valid for every architecture, and each bad pillar gives exactly
+one error naming the key and the reason, without ever echoing a secret.
+"""
+
+import copy
+import importlib.util
+import pathlib
+
+import pytest
+import salt.config
+import salt.pillar
+from salt.exceptions import CommandExecutionError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, REPO / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fp = _load("fileshare_pillar_module", "_modules/fileshare_pillar.py")
+fp_state = _load("fileshare_pillar_state", "_states/fileshare_pillar.py")
+
+
+def render_example_pillar(architecture, tmp_path, minion_id="node1"):
+    """Compile the repo's pillar exactly as a master would for one minion, with the lab's master option."""
+    opts = salt.config.minion_config(None)
+    opts.update(
+        id=minion_id,
+        file_client="local",
+        cachedir=str(tmp_path / "cache"),
+        pillar_roots={"base": [str(REPO / "pillar")]},
+        file_roots={"base": [str(REPO)]},
+        fileshare_example_architecture=architecture,
+        grains={},
+    )
+    return salt.pillar.get_pillar(opts, {}, minion_id, saltenv="base").compile_pillar()
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pillar")
+    return {a: render_example_pillar(a, tmp)["fileshare"] for a in ARCHITECTURES}
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_example_site_pillar_is_valid(examples, architecture):
+    data = examples[architecture]
+    assert data["architecture"] == architecture
+    assert fp.problems(data) == []
+
+
+def test_example_architecture_node_counts(examples):
+    assert [len(examples[a]["nodes"]) for a in ARCHITECTURES] == [1, 3, 13]
+
+
+# --- mutations ------------------------------------------------------------------------------------
+
+
+def _set(path, value):
+    def mutate(d):
+        *parents, last = path
+        for p in parents:
+            d = d[p]
+        d[last] = value
+
+    return mutate
+
+
+def _delete(path):
+    def mutate(d):
+        *parents, last = path
+        for p in parents:
+            d = d[p]
+        del d[last]
+
+    return mutate
+
+
+def _edit_nodes(func):
+    def mutate(d):
+        func(d["nodes"])
+
+    return mutate
+
+
+def _full_ha_without(role, keep):
+    def mutate(d):
+        seen = 0
+        kept = []
+        for node in d["nodes"]:
+            if role in node["roles"]:
+                seen += 1
+                if seen > keep:
+                    continue
+            kept.append(node)
+        d["nodes"] = kept
+
+    return mutate
+
+
+def _arbitrator(d):
+    _full_ha_without("db", 2)(d)
+    d["nodes"].append(
+        {
+            "name": "arb1",
+            "address": d["nodes"][0]["address"].rsplit(".", 1)[0] + ".59",
+            "roles": ["arbitrator", "infra"],
+        }
+    )
+
+
+# (id, architecture of the base pillar, mutation, expected key, expected words in the reason)
+BAD = [
+    ("missing_domain", "all_in_one", _delete(["domain"]), "fileshare:domain", "required"),
+    ("missing_secrets_block", "all_in_one", _delete(["secrets"]), "fileshare:secrets", "required"),
+    (
+        "missing_db_password",
+        "all_in_one",
+        _delete(["secrets", "db_password"]),
+        "fileshare:secrets:db_password",
+        "required",
+    ),
+    (
+        "secret_not_a_string",
+        "all_in_one",
+        _set(["secrets", "redis_password"], 12345),
+        "fileshare:secrets:redis_password",
+        "must be a string",
+    ),
+    (
+        "webdav_without_users",
+        "all_in_one",
+        _delete(["secrets", "webdav_users"]),
+        "fileshare:secrets:webdav_users",
+        "webdav needs its users",
+    ),
+    ("unknown_top_level_key", "all_in_one", _set(["colour"], "blue"), "fileshare:colour", "unknown key"),
+    (
+        "unknown_architecture",
+        "all_in_one",
+        _set(["architecture"], "triple_ha"),
+        "fileshare:architecture",
+        "must be one of all_in_one, mini_ha, full_ha",
+    ),
+    ("unknown_product", "all_in_one", _set(["product"], "nextcloud"), "fileshare:product", "must be one of"),
+    ("bad_domain", "all_in_one", _set(["domain"], "Example_Lab"), "fileshare:domain", "DNS domain"),
+    (
+        "nodes_not_a_list",
+        "all_in_one",
+        _set(["nodes"], {"aio1": "10.77.0.11"}),
+        "fileshare:nodes",
+        "must be a list",
+    ),
+    (
+        "node_missing_address",
+        "all_in_one",
+        _delete(["nodes", 0, "address"]),
+        "fileshare:nodes:0:address",
+        "required",
+    ),
+    (
+        "node_bad_address",
+        "mini_ha",
+        _set(["nodes", 1, "address"], "10.77.0.300"),
+        "fileshare:nodes:1:address",
+        "IPv4 address",
+    ),
+    ("node_bad_name", "mini_ha", _set(["nodes", 2, "name"], "Node_3"), "fileshare:nodes:2:name", "DNS label"),
+    (
+        "unknown_role",
+        "all_in_one",
+        _set(["nodes", 0, "roles"], ["load", "app", "web"]),
+        "fileshare:nodes:0:roles:2",
+        "must be one of",
+    ),
+    (
+        "port_is_a_string",
+        "all_in_one",
+        _set(["intermediate", "redis", "port"], "6379"),
+        "fileshare:intermediate:redis:port",
+        "must be an integer",
+    ),
+    (
+        "bad_subnet",
+        "all_in_one",
+        _set(["network", "subnet"], "10.77.0.0"),
+        "fileshare:network:subnet",
+        "CIDR",
+    ),
+    (
+        "subnet_with_host_bits",
+        "all_in_one",
+        _set(["network", "subnet"], "10.77.0.5/24"),
+        "fileshare:network:subnet",
+        "not a valid network",
+    ),
+    (
+        "vip_outside_subnet",
+        "mini_ha",
+        _set(["vip", "address"], "10.9.9.9"),
+        "fileshare:vip:address",
+        "10.9.9.9 is outside fileshare:network:subnet 10.77.0.0/24",
+    ),
+    (
+        "node_outside_subnet",
+        "full_ha",
+        _set(["nodes", 4, "address"], "192.168.1.10"),
+        "fileshare:nodes:4:address",
+        "is outside fileshare:network:subnet",
+    ),
+    (
+        "vip_collides_with_node",
+        "mini_ha",
+        _set(["vip", "address"], "10.77.0.22"),
+        "fileshare:vip:address",
+        "collides with fileshare:nodes:1:address",
+    ),
+    (
+        "all_in_one_vip_not_the_node",
+        "all_in_one",
+        _set(["vip", "address"], "10.77.0.12"),
+        "fileshare:vip:address",
+        "single node's own address",
+    ),
+    (
+        "duplicate_node_name",
+        "mini_ha",
+        _set(["nodes", 2, "name"], "node1"),
+        "fileshare:nodes:2:name",
+        "already the name of fileshare:nodes:0",
+    ),
+    (
+        "duplicate_node_address",
+        "mini_ha",
+        _set(["nodes", 2, "address"], "10.77.0.21"),
+        "fileshare:nodes:2:address",
+        "already the address of fileshare:nodes:0",
+    ),
+    (
+        "all_in_one_two_nodes",
+        "all_in_one",
+        _edit_nodes(lambda n: n.append(dict(n[0], name="aio2", address="10.77.0.12"))),
+        "fileshare:nodes",
+        "all_in_one needs exactly 1 node, found 2",
+    ),
+    (
+        "mini_ha_two_nodes",
+        "mini_ha",
+        _edit_nodes(lambda n: n.pop()),
+        "fileshare:nodes",
+        "mini_ha needs exactly 3 nodes, found 2",
+    ),
+    (
+        "mini_ha_node_lacks_db",
+        "mini_ha",
+        _set(["nodes", 1, "roles"], ["load", "app", "intermediate", "storage", "infra"]),
+        "fileshare:nodes:1:roles",
+        "node2 lacks db",
+    ),
+    ("full_ha_one_load_node", "full_ha", _full_ha_without("load", 1), "fileshare:nodes", "2 load nodes"),
+    (
+        "full_ha_one_app_node",
+        "full_ha",
+        _full_ha_without("app", 1),
+        "fileshare:nodes",
+        "at least 2 app nodes",
+    ),
+    (
+        "two_galera_nodes_no_arbitrator",
+        "full_ha",
+        _full_ha_without("db", 2),
+        "fileshare:nodes",
+        "2 Galera db nodes cannot keep quorum",
+    ),
+    (
+        "app_without_storage",
+        "full_ha",
+        _full_ha_without("storage", 0),
+        "fileshare:nodes:2:roles",
+        "app node app1 needs the storage layer",
+    ),
+    (
+        "owncloud_without_artifact",
+        "all_in_one",
+        _set(["product"], "owncloud"),
+        "fileshare:artifacts:owncloud",
+        "product owncloud needs its artifact",
+    ),
+    (
+        "artifact_without_checksum",
+        "all_in_one",
+        _set(["artifacts"], {"seafile": {"url": "http://10.77.0.1:3143/artifacts/seafile.tgz"}}),
+        "fileshare:artifacts:seafile:sha256",
+        "required",
+    ),
+    (
+        "artifact_bad_checksum",
+        "all_in_one",
+        _set(["artifacts"], {"seafile": {"url": "http://10.77.0.1/s.tgz", "sha256": "abc"}}),
+        "fileshare:artifacts:seafile:sha256",
+        "64 lower-case hex",
+    ),
+    (
+        "mirror_not_a_url",
+        "all_in_one",
+        _set(["mirrors", "apt"], "ftp://mirror/debian"),
+        "fileshare:mirrors:apt",
+        "http:// or https:// URL",
+    ),
+    ("vip_missing_name", "full_ha", _delete(["vip", "name"]), "fileshare:vip:name", "required"),
+    (
+        "app_server_unknown",
+        "all_in_one",
+        _set(["app", "server"], "lighttpd"),
+        "fileshare:app:server",
+        "apache, nginx",
+    ),
+    (
+        "data_dir_relative",
+        "all_in_one",
+        _set(["app", "data_dir"], "srv/data"),
+        "fileshare:app:data_dir",
+        "absolute path",
+    ),
+]
+
+
+@pytest.mark.parametrize(("base", "mutate", "key", "words"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_pillar_gives_exactly_one_clear_error(examples, base, mutate, key, words):
+    data = copy.deepcopy(examples[base])
+    mutate(data)
+    found = fp.problems(data)
+    assert len(found) == 1, found
+    assert found[0]["key"] == key
+    assert words in found[0]["reason"]
+    secrets = _secret_values(examples[base]["secrets"])
+    message = fp.message(found)
+    assert message.startswith(f"pillar key {key}: ")
+    for secret in secrets:
+        assert secret not in message
+
+
+def test_at_least_twenty_bad_pillars():
+    assert len(BAD) >= 20
+
+
+def _secret_values(tree):
+    if isinstance(tree, dict):
+        return [v for item in tree.values() for v in _secret_values(item)]
+    return [str(tree)]
+
+
+@pytest.mark.parametrize("bad_value", [["lab-root-pw-change-me"], {"x": "lab-root-pw-change-me"}, "", 3.5])
+def test_secret_values_never_appear_in_reasons(examples, bad_value):
+    data = copy.deepcopy(examples["all_in_one"])
+    data["secrets"]["db_root_password"] = bad_value
+    data["secrets"]["webdav_users"]["carol"] = 12345678
+    found = fp.problems(data)
+    assert {f["key"] for f in found} >= {
+        "fileshare:secrets:db_root_password",
+        "fileshare:secrets:webdav_users:carol",
+    }
+    text = repr(found)
+    for secret in _secret_values(examples["all_in_one"]["secrets"]) + ["12345678", "3.5"]:
+        assert secret not in text
+
+
+def test_two_db_nodes_with_an_arbitrator_is_valid(examples):
+    data = copy.deepcopy(examples["full_ha"])
+    _arbitrator(data)
+    assert fp.problems(data) == []
+
+
+def test_db_node_cannot_also_be_the_arbitrator(examples):
+    data = copy.deepcopy(examples["full_ha"])
+    _full_ha_without("db", 2)(data)
+    data["nodes"][4]["roles"].append("arbitrator")
+    found = fp.problems(data)
+    assert [f["key"] for f in found] == ["fileshare:nodes:4:roles"]
+    assert "cannot be both db and arbitrator" in found[0]["reason"]
+
+
+def test_missing_fileshare_pillar_is_named():
+    assert fp.problems(None) == [
+        {"key": "fileshare", "reason": "is missing: no fileshare pillar for this minion (see pillar/top.sls)"}
+    ]
+
+
+def test_several_problems_are_all_listed_and_the_message_counts_them(examples):
+    data = copy.deepcopy(examples["all_in_one"])
+    del data["domain"]
+    data["product"] = "ftp"
+    found = fp.problems(data)
+    assert {f["key"] for f in found} == {"fileshare:domain", "fileshare:product"}
+    assert "and 1 more problem" in fp.message(found)
+
+
+# --- the Salt layer: exec module functions and the state --------------------------------------------
+
+
+@pytest.fixture
+def salt_module(examples):
+    fp.__pillar__ = {"fileshare": copy.deepcopy(examples["mini_ha"])}
+    yield fp
+    del fp.__pillar__
+
+
+def test_check_raises_naming_key_and_reason(salt_module):
+    salt_module.__pillar__["fileshare"]["vip"]["address"] = "10.9.9.9"
+    with pytest.raises(CommandExecutionError) as err:
+        salt_module.check()
+    assert str(err.value) == (
+        "pillar key fileshare:vip:address: 10.9.9.9 is outside fileshare:network:subnet 10.77.0.0/24"
+    )
+
+
+def test_check_and_validate_accept_the_example(salt_module):
+    assert salt_module.validate() == []
+    assert salt_module.check() is True
+
+
+def test_validate_takes_given_data_over_pillar(salt_module, examples):
+    bad = copy.deepcopy(examples["all_in_one"])
+    bad["nodes"][0]["roles"] = ["load"]
+    assert [f["key"] for f in salt_module.validate(bad)] == ["fileshare:nodes:0:roles"]
+
+
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_state_fails_with_one_message_and_no_changes(salt_module, test_mode):
+    salt_module.__pillar__["fileshare"]["nodes"][0]["roles"] = ["db"]
+    fp_state.__pillar__ = salt_module.__pillar__
+    fp_state.__opts__ = {"test": test_mode}
+    fp_state.__salt__ = {
+        "fileshare_pillar.validate": salt_module.validate,
+        "fileshare_pillar.message": fp.message,
+    }
+    ret = fp_state.validated("fileshare")
+    assert ret == {
+        "name": "fileshare",
+        "changes": {},
+        "result": False,
+        "comment": "pillar key fileshare:nodes:0:roles: mini_ha runs every layer on every node; "
+        "node1 lacks load, app, intermediate, storage, infra",
+    }
+
+
+def test_state_passes_on_a_valid_pillar(salt_module):
+    fp_state.__pillar__ = salt_module.__pillar__
+    fp_state.__salt__ = {
+        "fileshare_pillar.validate": salt_module.validate,
+        "fileshare_pillar.message": fp.message,
+    }
+    ret = fp_state.validated("fileshare")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "mini_ha with 3 node(s)" in ret["comment"]
