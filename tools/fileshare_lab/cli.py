@@ -1,0 +1,381 @@
+"""fileshare-lab: LXC nodes of the example site on one machine, a Salt master on the host.
+
+    fileshare-lab [--lab NAME] [--net A.B.C] COMMAND ...
+
+See docs/lab.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import host, logic
+from .host import Lab, say
+from .logic import LabError
+
+USAGE = """fileshare-lab [--lab NAME] [--net A.B.C] COMMAND
+
+commands:
+  up ARCH                 fresh bare nodes of ARCH from the example site, master, keys accepted
+  converge ARCH           sync modules, run `state.orchestrate fileshare.ARCH` twice, write the report
+  status                  bridge, cache, master and nodes of the lab
+  shell NODE [-- CMD...]  a shell (or CMD) in NODE
+  run NODE CMD...         run CMD in NODE non-interactively (one argument: through sh -c)
+  salt ARGS...            `salt` against the lab master
+  salt-run ARGS...        `salt-run` against the lab master
+  down                    stop and destroy nodes, master and bridge (base image and cache stay)
+  kill NODE               hard stop NODE
+  freeze NODE             freeze NODE's processes
+  partition NODE          detach NODE from the bridge, silently
+  heal NODE               undo kill, freeze or partition
+"""
+
+NODE_COMMANDS = {"shell", "run", "kill", "freeze", "partition", "heal"}
+ARCH_COMMANDS = {"up", "converge"}
+PASSTHROUGH = {"salt", "salt-run"}
+PLAIN = {"status", "down"}
+COMMANDS = NODE_COMMANDS | ARCH_COMMANDS | PASSTHROUGH | PLAIN
+
+
+def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Global options, the command, and its arguments (passed through untouched)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in COMMANDS:
+            return argv[:i], argv[i], argv[i + 1 :]
+        i += 2 if argv[i] in ("--lab", "--net") else 1
+    return argv, None, []
+
+
+def _parse(argv: list[str]):
+    globals_, command, rest = _split(argv)
+    parser = argparse.ArgumentParser(prog="fileshare-lab", usage=USAGE, add_help=True)
+    parser.add_argument("--lab", default="fileshare", help="lab name (default fileshare)")
+    parser.add_argument("--net", default=None, help="first three octets of the lab's /24")
+    opts = parser.parse_args(globals_)
+    if command is None:
+        raise LabError("no command given\n\n" + USAGE)
+    if command in ARCH_COMMANDS or command in NODE_COMMANDS - {"shell", "run"}:
+        if len(rest) != 1:
+            raise LabError(f"usage: fileshare-lab {command} {'ARCH' if command in ARCH_COMMANDS else 'NODE'}")
+    elif command in PLAIN and rest:
+        raise LabError(f"usage: fileshare-lab {command} (no arguments)")
+    elif command == "shell" and (not rest or (len(rest) > 1 and rest[1] != "--")):
+        raise LabError("usage: fileshare-lab shell NODE [-- CMD...]")
+    elif command == "run" and len(rest) < 2:
+        raise LabError("usage: fileshare-lab run NODE CMD...")
+    return opts, command, rest
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (LXC containers, bridges)")
+
+
+# --- up -----------------------------------------------------------------------------------------
+
+
+def cmd_up(lab: Lab, arch: str) -> int:
+    t0 = time.monotonic()
+    host.check_arch(arch)
+    host.check_net_free(lab)
+    timings = {}
+    t = time.monotonic()
+    pillar = host.compile_pillar(lab, arch)
+    nodes = logic.nodes_from_pillar(pillar, lab.net)
+    service = logic.service_info(pillar)
+    domain = pillar.get("fileshare", {}).get("domain", "")
+    say(f"lab {lab.name}: {arch} on {lab.net}.0/24, nodes {', '.join(n['name'] for n in nodes)}")
+    timings["pillar"] = time.monotonic() - t
+
+    t = time.monotonic()
+    host.ensure_bridge(lab)
+    host.ensure_cache(lab.paths)
+    timings["bridge_and_cache"] = time.monotonic() - t
+
+    t = time.monotonic()
+    host.ensure_base(lab.paths)
+    timings["base"] = time.monotonic() - t
+
+    t = time.monotonic()
+    host.stop_master(lab)
+    old = host.containers(lab)
+    for cname in old:
+        host.destroy_container(lab, cname)
+    if old:
+        say(f"destroyed old containers: {', '.join(old)}")
+    timings["cleanup"] = time.monotonic() - t
+
+    t = time.monotonic()
+    host.start_master(lab, arch)
+    timings["master"] = time.monotonic() - t
+
+    t = time.monotonic()
+    made = [host.create_node(lab, n, nodes, domain) for n in nodes]
+    lab.save(
+        {
+            "lab": lab.name,
+            "architecture": arch,
+            "net": lab.net,
+            "bridge": lab.bridge,
+            "nodes": made,
+            "service": service,
+            "domain": domain,
+        }
+    )
+    for n in made:
+        host.start_container(lab, n["container"])
+    say(f"{len(made)} node(s) cloned and started in {logic.format_seconds(time.monotonic() - t)}")
+    timings["nodes"] = time.monotonic() - t
+
+    t = time.monotonic()
+    host.wait_ping(lab, [n["name"] for n in made])
+    timings["keys_and_ping"] = time.monotonic() - t
+    say(f"all {len(made)} minion(s) answer test.ping ({logic.format_seconds(timings['keys_and_ping'])})")
+    total = time.monotonic() - t0
+    print(
+        f"\nlab {lab.name} is up: {arch} in {logic.format_seconds(total)} "
+        f"({', '.join(f'{k} {logic.format_seconds(v)}' for k, v in timings.items())})"
+    )
+    for n in made:
+        print(f"  {n['name']:8} {n['address']:15} container {n['container']}, veth {n['veth']}")
+    print(f"next: fileshare-lab --lab {lab.name} converge {arch}")
+    return 0
+
+
+# --- converge -------------------------------------------------------------------------------
+
+
+def _json_from(text: str):
+    text = text.strip()
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        raise ValueError("no JSON")
+    return json.loads(text[start:])
+
+
+def _orchestrate(lab: Lab, arch: str, label: str) -> tuple[float, dict | list, int]:
+    say(f"{label}: salt-run state.orchestrate fileshare.{arch}")
+    t = time.monotonic()
+    proc = host.run(
+        lab.salt_cmd("salt-run")
+        + ["state.orchestrate", f"fileshare.{arch}", "--out=json", "--log-level=quiet"],
+        check=False,
+        timeout=3600,
+    )
+    seconds = time.monotonic() - t
+    try:
+        out = _json_from(proc.stdout)
+    except ValueError:
+        raise LabError(
+            f"{label}: orchestration gave no result (exit {proc.returncode}):\n"
+            f"{(proc.stdout + proc.stderr)[-3000:]}"
+        ) from None
+    say(f"{label}: finished in {logic.format_seconds(seconds)}")
+    return seconds, out, proc.returncode
+
+
+def _print_failures(out) -> None:
+    for f in logic.failures(out):
+        print(f"FAILED step: {f['step']}\n  {f['comment'].strip()}", file=sys.stderr)
+        for s in f["states"][:10]:
+            print(f"  on {s['node']}: {s['state']}: {s['comment'].strip()[:800]}", file=sys.stderr)
+
+
+def cmd_converge(lab: Lab, arch: str) -> int:
+    host.check_arch(arch)
+    saved = lab.require_up()
+    if saved["architecture"] != arch:
+        raise LabError(
+            f"lab {lab.name} is up with {saved['architecture']}, not {arch}: "
+            f"run `fileshare-lab --lab {lab.name} up {arch}` first"
+        )
+    if not host.master_pids(lab):
+        raise LabError(f"the salt-master of lab {lab.name} is not running: run `up {arch}` again")
+    names = [n["name"] for n in saved["nodes"]]
+    steps = []
+
+    def step(name: str, cmd: list[str]) -> None:
+        t = time.monotonic()
+        host.run(cmd, timeout=600)
+        steps.append({"name": name, "seconds": round(time.monotonic() - t, 2)})
+        say(f"{name}: {logic.format_seconds(steps[-1]['seconds'])}")
+
+    step("sync master", lab.salt_cmd("salt-run") + ["saltutil.sync_all", "--log-level=quiet"])
+    step(
+        "sync nodes", lab.salt_cmd("salt") + ["-L", ",".join(names), "saltutil.sync_all", "--log-level=quiet"]
+    )
+
+    seconds, out, _ = _orchestrate(lab, arch, "converge")
+    steps.append({"name": "converge", "seconds": round(seconds, 2)})
+    report = {
+        "architecture": arch,
+        "lab": lab.name,
+        "nodes": names,
+        "converge_seconds": round(seconds, 2),
+        "noop_seconds": None,
+        "noop_changes": None,
+        "service": saved.get("service"),
+        "steps": steps,
+    }
+    failed = not isinstance(out, dict) or bool(logic.failures(out))
+    if not failed:
+        report["changes"] = logic.count_changes(out)
+        report["orchestrate_steps"] = logic.step_summaries(out)
+        nseconds, nout, _ = _orchestrate(lab, arch, "second run (expect no changes)")
+        steps.append({"name": "noop", "seconds": round(nseconds, 2)})
+        report["noop_seconds"] = round(nseconds, 2)
+        failed = bool(logic.failures(nout))
+        if failed:
+            out = nout
+        else:
+            report["noop_changes"] = logic.count_changes(nout)
+    report["result"] = "failed" if failed else "ok"
+    path = Path(host.REPO, "build", "lab", arch, "report.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+    print()
+    for s in report.get("orchestrate_steps", []):
+        print(f"  {s['seconds']:8.1f}s  {s['changes']:4d} changed  {s['name']}")
+    if failed:
+        try:
+            _print_failures(out)
+        except LabError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+        print(f"report: {path}", file=sys.stderr)
+        return 1
+    svc = saved.get("service") or {}
+    print(
+        f"\n{arch} converged in {logic.format_seconds(report['converge_seconds'])} "
+        f"({report['changes']} changes); second run {logic.format_seconds(report['noop_seconds'])} "
+        f"with {report['noop_changes']} changes"
+    )
+    if svc.get("vip"):
+        print(
+            f"service: https://{svc['fqdn']}/ at {svc['vip']} ({svc.get('product')})\n"
+            f"  from the host: curl -k --resolve {svc['fqdn']}:443:{svc['vip']} https://{svc['fqdn']}/"
+        )
+    print(f"report: {path}")
+    return 0
+
+
+# --- the rest -------------------------------------------------------------------------------
+
+
+def cmd_status(lab: Lab) -> int:
+    saved = lab.saved
+    link = host._link(lab.bridge)
+    print(
+        f"lab {lab.name}: {saved.get('architecture', 'not up')}, subnet {lab.net}.0/24, "
+        f"bridge {lab.bridge} {'present' if link else 'absent'}"
+    )
+    print(f"  master: {'running' if host.master_pids(lab) else 'stopped'} ({lab.master_file})")
+    cache = host._pids_with(f"{lab.paths['cache_dir']}/etc", "apt-cacher-ng")
+    print(f"  apt cache: {'running' if cache else 'stopped'} (:{logic.CACHE_PORT})")
+    base = os.path.exists(lab.paths["base_marker"])
+    print(f"  base image: {'ready' if base else 'not built'}")
+    for n in saved.get("nodes", []):
+        state = host.lxc_state(lab, n["container"])
+        attached = host.veth_master(n["veth"])
+        link_state = (
+            "no veth" if attached is None else ("on bridge" if attached == lab.bridge else "PARTITIONED")
+        )
+        print(f"  {n['name']:8} {n['address']:15} {state:8} {link_state}")
+    return 0
+
+
+def cmd_down(lab: Lab) -> int:
+    for cname in host.containers(lab):
+        host.destroy_container(lab, cname)
+        say(f"destroyed {cname}")
+    host.stop_master(lab)
+    host.delete_bridge(lab)
+    if os.path.exists(lab.paths["state"]):
+        os.unlink(lab.paths["state"])
+    say(f"lab {lab.name} is down (base image and apt cache kept)")
+    return 0
+
+
+def cmd_fault(lab: Lab, command: str, name: str) -> int:
+    node = lab.node(name)
+    path, cname = lab.paths["lxcpath"], node["container"]
+    if command == "kill":
+        host.run(["lxc-stop", "-k", "-P", path, "-n", cname])
+        say(f"{name} killed (hard stop)")
+    elif command == "freeze":
+        host.run(["lxc-freeze", "-P", path, "-n", cname])
+        say(f"{name} frozen")
+    elif command == "partition":
+        if host.veth_master(node["veth"]) is None:
+            raise LabError(f"{name} has no link ({node['veth']} absent): is it running?")
+        host.run(["ip", "link", "set", node["veth"], "nomaster"])
+        say(f"{name} partitioned ({node['veth']} detached from {lab.bridge})")
+    else:
+        done = []
+        state = host.lxc_state(lab, cname)
+        if state == "STOPPED":
+            host.start_container(lab, cname)
+            done.append("started")
+        elif state == "FROZEN":
+            host.run(["lxc-unfreeze", "-P", path, "-n", cname])
+            done.append("unfrozen")
+        attached = host.veth_master(node["veth"])
+        if attached is not None and attached != lab.bridge:
+            host.run(["ip", "link", "set", node["veth"], "master", lab.bridge])
+            done.append(f"reattached to {lab.bridge}")
+        say(f"{name} healed: {', '.join(done) or 'nothing to undo'}")
+    return 0
+
+
+def cmd_exec(lab: Lab, command: str, rest: list[str]) -> int:
+    node = lab.node(rest[0])
+    if command == "shell":
+        cmd = rest[2:] or ["/bin/bash", "-l"]
+        argv = host.attach_cmd(lab, node["container"], cmd, interactive=True)
+        os.execvp(argv[0], argv)
+    cmd = rest[1:]
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if len(cmd) == 1:
+        cmd = ["/bin/sh", "-c", cmd[0]]
+    proc = host.subprocess.run(host.attach_cmd(lab, node["container"], cmd), stdin=host.subprocess.DEVNULL)
+    return proc.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts, command, rest = _parse(argv)
+        lab = Lab(opts.lab, opts.net)
+        if command in PASSTHROUGH:
+            if not os.path.exists(lab.master_file):
+                raise LabError(f"lab {lab.name} has no master yet: run `up ARCH` first")
+            cmd = lab.salt_cmd(command) + rest
+            os.execv(cmd[0], cmd)
+        _need_root()
+        if command == "up":
+            return cmd_up(lab, rest[0])
+        if command == "converge":
+            return cmd_converge(lab, rest[0])
+        if command == "status":
+            return cmd_status(lab)
+        if command == "down":
+            return cmd_down(lab)
+        if command in ("shell", "run"):
+            return cmd_exec(lab, command, rest)
+        return cmd_fault(lab, command, rest[0])
+    except LabError as exc:
+        print(f"fileshare-lab: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Pure logic of the lab: names, addresses, rendered configuration, orchestration results.
+
+Nothing here touches the machine; `host.py` does the I/O and calls these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+
+# Linux interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL).
+IFNAME_MAX = 15
+# Well-known labs keep well-known subnets: the example site's default and the test tier's.
+FIXED_NETS = {"fileshare": "10.77.0", "fstest": "10.78.0"}
+LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# Minion ids on the lab master; the master's own id is not a node.
+BASE_NAME = "fileshare-base"
+# Bump when the base image recipe changes: a base built by an older recipe is rebuilt.
+BASE_RECIPE = "4"
+SALT_REQUIREMENTS = ["salt==3008.4", "dnspython", "jsonschema", "PyMySQL"]
+RELEASE = "bookworm"
+CACHE_PORT = 3142
+
+
+class LabError(Exception):
+    """A user-facing error: one clear message, nothing changed."""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def check_lab_name(lab: str) -> str:
+    if not LAB_NAME_RE.match(lab):
+        raise LabError(f"bad lab name {lab!r}: use 1-20 lowercase letters and digits, starting with a letter")
+    return lab
+
+
+def derive_net(lab: str) -> str:
+    """First three octets of the lab's /24: fixed for the well-known labs, else from the name."""
+    if lab in FIXED_NETS:
+        return FIXED_NETS[lab]
+    h = int(_digest(lab), 16)
+    return f"10.{80 + h % 120}.{(h // 120) % 256}"
+
+
+def check_net(net: str) -> str:
+    """Validate `A.B.C` (a private /24's first three octets) and return it normalised."""
+    parts = net.split(".") if isinstance(net, str) else []
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        raise LabError(f"bad --net {net!r}: give the first three octets of a private /24, e.g. 10.90.3")
+    norm = ".".join(str(int(p)) for p in parts)
+    subnet = ipaddress.ip_network(f"{norm}.0/24")
+    private = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+    if not any(subnet.subnet_of(p) for p in private):
+        raise LabError(f"bad --net {net!r}: the lab subnet must be private (10/8, 172.16/12, 192.168/16)")
+    return norm
+
+
+def bridge_name(lab: str) -> str:
+    name = f"fsbr-{lab}"
+    if len(name) <= IFNAME_MAX:
+        return name
+    return f"fsbr-{_digest(lab)[:10]}"
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"{lab}-{node}"
+
+
+def veth_name(lab: str, node: str) -> str:
+    """Host-side veth of a node: readable when it fits, else hashed; unique per (lab, node)."""
+    name = f"{lab}-{node}"
+    if len(name) <= IFNAME_MAX:
+        return name
+    short = f"v{_digest(lab)[:4]}-{node}"
+    if len(short) <= IFNAME_MAX:
+        return short
+    return f"v{_digest(lab)[:4]}-{_digest(node)[:9]}"
+
+
+def mac_address(lab: str, node: str) -> str:
+    """A stable locally administered unicast MAC, so ARP caches survive a node's recreation."""
+    d = _digest(f"{lab}/{node}")
+    return "02:" + ":".join(d[i : i + 2] for i in range(0, 10, 2))
+
+
+def master_address(net: str) -> str:
+    return f"{net}.1"
+
+
+def lab_paths(home: str, lab: str) -> dict:
+    """Every path of a lab and of the machine-wide shared parts, under one home directory."""
+    lab_dir = f"{home}/{lab}"
+    return {
+        "home": home,
+        "lab_dir": lab_dir,
+        "lxcpath": f"{lab_dir}/lxc",
+        "master_etc": f"{lab_dir}/master/etc",
+        "master_root": f"{lab_dir}/master/root",
+        "state": f"{lab_dir}/lab.json",
+        "base_lxcpath": f"{home}/base/lxc",
+        "base_marker": f"{home}/base/complete",
+        "wheels": f"{home}/wheels",
+        "cache_dir": f"{home}/apt-cacher-ng",
+        "locks": f"{home}/locks",
+    }
+
+
+def nodes_from_pillar(pillar: dict, net: str) -> list[dict]:
+    """The nodes of the compiled example pillar, checked to be usable as lab containers."""
+    fs = pillar.get("fileshare") if isinstance(pillar, dict) else None
+    if not isinstance(fs, dict) or not isinstance(fs.get("nodes"), list) or not fs["nodes"]:
+        raise LabError("the compiled pillar has no fileshare:nodes list")
+    subnet = ipaddress.ip_network(f"{net}.0/24")
+    nodes, seen = [], set()
+    for entry in fs["nodes"]:
+        name, address = entry.get("name"), str(entry.get("address", ""))
+        if not isinstance(name, str) or not NODE_NAME_RE.match(name) or name in seen:
+            raise LabError(f"pillar node name {name!r} is not a usable, unique host name")
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise LabError(f"pillar node {name} has a bad address {address!r}") from None
+        if ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address, subnet[1]):
+            raise LabError(f"pillar node {name} address {address} is not a host address on {subnet}")
+        seen.add(name)
+        nodes.append({"name": name, "address": address, "roles": list(entry.get("roles", []))})
+    return nodes
+
+
+def service_info(pillar: dict) -> dict:
+    fs = pillar.get("fileshare", {})
+    vip = fs.get("vip", {}) or {}
+    domain = fs.get("domain", "")
+    name = vip.get("name", "")
+    return {
+        "vip": vip.get("address"),
+        "fqdn": f"{name}.{domain}" if name and domain else name or domain,
+        "product": fs.get("product"),
+    }
+
+
+# --- configuration rendering ---------------------------------------------------------------
+
+
+def render_master_config(*, repo: str, paths: dict, net: str, arch: str, master_id: str) -> str:
+    addr = master_address(net)
+    return f"""# Written by fileshare-lab: the lab master of {paths["lab_dir"]}. Regenerated by `up`.
+id: {master_id}
+user: root
+root_dir: {paths["master_root"]}
+interface: {addr}
+ipv6: False
+# Lab nodes are recreated bare on each `up`: accept their new keys at once.
+auto_accept: True
+worker_threads: 3
+timeout: 20
+gather_job_timeout: 15
+keep_jobs_seconds: 3600
+# file_roots on this checkout: an edit is live on the next run.
+file_roots:
+  base:
+    - {repo}
+    - {repo}/formulas
+    - {repo}/orchestrate
+pillar_roots:
+  base:
+    - {repo}/pillar
+# Read by pillar/sites/example/*.sls through config.get.
+fileshare_example_architecture: {arch}
+fileshare_example_net: {net}
+"""
+
+
+def render_minion_config(*, node: str, net: str) -> str:
+    return f"""# Written by fileshare-lab.
+id: {node}
+master: {master_address(net)}
+ipv6: False
+# Keys are auto-accepted by the lab master: do not wait the default 10 s between tries.
+acceptance_wait_time: 1
+acceptance_wait_time_max: 3
+random_reauth_delay: 0
+"""
+
+
+def render_container_network(*, bridge: str, veth: str, address: str, mac: str) -> str:
+    # No gateway: nodes have no route out (packages come from the cache on the bridge).
+    return "\n".join(
+        [
+            "lxc.net.0.type = veth",
+            f"lxc.net.0.link = {bridge}",
+            "lxc.net.0.flags = up",
+            "lxc.net.0.name = eth0",
+            f"lxc.net.0.veth.pair = {veth}",
+            f"lxc.net.0.hwaddr = {mac}",
+            f"lxc.net.0.ipv4.address = {address}/24",
+            "",
+        ]
+    )
+
+
+def rewrite_container_config(text: str, *, network: str, hostname: str) -> str:
+    """Replace the network and hostname entries of a cloned container's config."""
+    kept = [line for line in text.splitlines() if not re.match(r"\s*lxc\.(net\.|network\.|uts\.name)", line)]
+    return "\n".join(kept).rstrip("\n") + f"\nlxc.uts.name = {hostname}\n" + network
+
+
+def render_hosts(nodes: list[dict], net: str, domain: str = "") -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
+    for n in nodes:
+        names = [f"{n['name']}.{domain}", n["name"]] if domain else [n["name"]]
+        lines.append(f"{n['address']}\t" + " ".join(names))
+    lines.append(f"{master_address(net)}\tsalt")
+    return "\n".join(lines) + "\n"
+
+
+def render_sources_list(net: str) -> str:
+    base = f"http://{master_address(net)}:{CACHE_PORT}"
+    return (
+        f"deb {base}/debian {RELEASE} main\n"
+        f"deb {base}/debian {RELEASE}-updates main\n"
+        f"deb {base}/debian-security {RELEASE}-security main\n"
+    )
+
+
+def render_cache_config(*, cache_dir: str, bind: list[str]) -> str:
+    # The default backend lookup fails here (503 Host not found): remap to explicit backends.
+    return f"""# Written by fileshare-lab: the machine-wide apt cache of every lab.
+CacheDir: {cache_dir}/cache
+LogDir: {cache_dir}/log
+SupportDir: /usr/lib/apt-cacher-ng
+Port: {CACHE_PORT}
+BindAddress: {" ".join(bind)}
+Remap-debrep: deb.debian.org/debian /debian ; http://deb.debian.org/debian/
+Remap-secdeb: deb.debian.org/debian-security security.debian.org/debian-security /debian-security ; \
+http://deb.debian.org/debian-security/
+ReportPage: acng-report.html
+ExThreshold: 4
+"""
+
+
+MINION_UNIT = """[Unit]
+Description=The Salt Minion (fileshare lab, /opt/salt)
+After=network.target
+
+[Service]
+ExecStart=/opt/salt/bin/salt-minion -c /etc/salt
+# Salt restarts itself from inside states: do not kill its children with it.
+KillMode=process
+Restart=on-failure
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+BASE_INTERFACES = """# fileshare-lab: LXC sets the address from the container config (dhcp blocks boot 61 s).
+auto lo
+iface lo inet loopback
+
+auto eth0
+iface eth0 inet manual
+"""
+
+
+def render_base_mounts(wheels: str) -> str:
+    return "\n".join(
+        [
+            "lxc.apparmor.profile = unconfined",
+            "lxc.mount.entry = /dev/fuse dev/fuse none bind,create=file,optional 0 0",
+            f"lxc.mount.entry = {wheels} wheels none bind,ro,create=dir 0 0",
+            "",
+        ]
+    )
+
+
+# --- orchestration results -----------------------------------------------------------------
+
+
+def _state_items(states: dict) -> list[tuple[str, dict]]:
+    items = [(k, v) for k, v in states.items() if isinstance(v, dict)]
+    return sorted(items, key=lambda kv: kv[1].get("__run_num__", 0))
+
+
+def orchestrate_states(output) -> dict:
+    """The step dict of `salt-run state.orchestrate --out=json` (outputter wrapper and master id off)."""
+    data = output
+    if isinstance(data, dict) and "data" in data and "outputter" in data:
+        data = data["data"]
+    if isinstance(data, dict) and len(data) == 1:
+        (only,) = data.values()
+        if isinstance(only, dict) and all(isinstance(v, dict) for v in only.values()):
+            if any("__run_num__" in v or "result" in v for v in only.values()):
+                return only
+    if isinstance(data, dict) and all(isinstance(v, dict) and "result" in v for v in data.values()):
+        return data
+    if isinstance(data, list):
+        raise LabError("orchestration did not run: " + "; ".join(str(x) for x in data))
+    raise LabError(f"unexpected orchestrate output: {str(output)[:300]}")
+
+
+def _minion_returns(step: dict) -> dict:
+    """{minion: {state_key: state_result}} nested in a salt.state step, else {}."""
+    ret = (step.get("changes") or {}).get("ret")
+    if not isinstance(ret, dict):
+        return {}
+    return {m: r for m, r in ret.items() if isinstance(r, dict)}
+
+
+def count_changes(output) -> int:
+    """How many states changed something, counting each node's states inside salt.state steps."""
+    total = 0
+    for _, step in _state_items(orchestrate_states(output)):
+        minions = _minion_returns(step)
+        if minions:
+            for states in minions.values():
+                if all(isinstance(v, dict) for v in states.values()):
+                    total += sum(1 for v in states.values() if v.get("changes"))
+                else:
+                    total += 1
+        elif step.get("changes"):
+            total += 1
+    return total
+
+
+def step_summaries(output) -> list[dict]:
+    steps = []
+    for key, step in _state_items(orchestrate_states(output)):
+        minions = _minion_returns(step)
+        if minions:
+            changes = sum(
+                sum(1 for v in states.values() if isinstance(v, dict) and v.get("changes"))
+                for states in minions.values()
+            )
+        else:
+            changes = 1 if step.get("changes") else 0
+        steps.append(
+            {
+                "name": step.get("__id__") or key,
+                "result": step.get("result"),
+                "seconds": round(float(step.get("duration", 0) or 0) / 1000.0, 3),
+                "changes": changes,
+            }
+        )
+    return steps
+
+
+def failures(output) -> list[dict]:
+    """Failed steps, each with its comment and the failing states on each node under it."""
+    found = []
+    for key, step in _state_items(orchestrate_states(output)):
+        if step.get("result") is not False:
+            continue
+        nested = []
+        for minion, states in _minion_returns(step).items():
+            for skey, s in _state_items(states):
+                if s.get("result") is False:
+                    nested.append(
+                        {
+                            "node": minion,
+                            "state": s.get("__id__") or skey,
+                            "comment": str(s.get("comment", "")),
+                        }
+                    )
+        found.append(
+            {"step": step.get("__id__") or key, "comment": str(step.get("comment", "")), "states": nested}
+        )
+    return found
+
+
+def ping_missing(expected: list[str], output: dict) -> list[str]:
+    """Nodes that did not answer True to test.ping (output of `salt --out=json --static`)."""
+    return [n for n in expected if not (isinstance(output, dict) and output.get(n) is True)]
+
+
+def format_seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 120 else f"{int(s // 60)}m{s % 60:04.1f}s"
