@@ -8,6 +8,7 @@ See docs/lab.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -57,7 +58,9 @@ def _parse(argv: list[str]):
     parser = argparse.ArgumentParser(prog="fileshare-lab", usage=USAGE, add_help=True)
     parser.add_argument("--lab", default="fileshare", help="lab name (default fileshare)")
     parser.add_argument("--net", default=None, help="first three octets of the lab's /24")
-    opts = parser.parse_args(globals_)
+    opts, extra = parser.parse_known_args(globals_)
+    if extra:
+        raise LabError(f"unknown command or option {extra[0]!r}\n\n" + USAGE)
     if command is None:
         raise LabError("no command given\n\n" + USAGE)
     if command in ARCH_COMMANDS or command in NODE_COMMANDS - {"shell", "run"}:
@@ -152,11 +155,16 @@ def cmd_up(lab: Lab, arch: str) -> int:
 
 
 def _json_from(text: str):
-    text = text.strip()
-    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
-    if start < 0:
-        raise ValueError("no JSON")
-    return json.loads(text[start:])
+    """The first JSON document starting a line (salt-run may print warnings around it)."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if line[:1] in ("{", "["):
+            try:
+                return json.JSONDecoder().raw_decode(text[offset:])[0]
+            except ValueError:
+                pass
+        offset += len(line)
+    raise ValueError("no JSON")
 
 
 def _orchestrate(lab: Lab, arch: str, label: str) -> tuple[float, dict | list, int]:
@@ -224,9 +232,10 @@ def cmd_converge(lab: Lab, arch: str) -> int:
         "steps": steps,
     }
     failed = not isinstance(out, dict) or bool(logic.failures(out))
+    with contextlib.suppress(LabError):
+        report["orchestrate_steps"] = logic.step_summaries(out)
     if not failed:
         report["changes"] = logic.count_changes(out)
-        report["orchestrate_steps"] = logic.step_summaries(out)
         nseconds, nout, _ = _orchestrate(lab, arch, "second run (expect no changes)")
         steps.append({"name": "noop", "seconds": round(nseconds, 2)})
         report["noop_seconds"] = round(nseconds, 2)
@@ -244,6 +253,7 @@ def cmd_converge(lab: Lab, arch: str) -> int:
     for s in report.get("orchestrate_steps", []):
         print(f"  {s['seconds']:8.1f}s  {s['changes']:4d} changed  {s['name']}")
     if failed:
+        sys.stdout.flush()
         try:
             _print_failures(out)
         except LabError as exc:
@@ -358,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise LabError(f"lab {lab.name} has no master yet: run `up ARCH` first")
             cmd = lab.salt_cmd(command) + rest
             os.execv(cmd[0], cmd)
+        # Validate every argument before anything on the machine changes.
+        if command in ARCH_COMMANDS:
+            host.check_arch(rest[0])
+        if command in NODE_COMMANDS:
+            lab.node(rest[0])
         _need_root()
         if command == "up":
             return cmd_up(lab, rest[0])

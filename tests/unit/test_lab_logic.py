@@ -1,0 +1,234 @@
+"""Pure logic of fileshare-lab: names, subnets, rendered configuration."""
+
+import ipaddress
+
+import pytest
+from fileshare_lab import logic
+from fileshare_lab.logic import LabError
+
+
+def test_well_known_labs_keep_their_subnets():
+    assert logic.derive_net("fileshare") == "10.77.0"
+    assert logic.derive_net("fstest") == "10.78.0"
+
+
+@pytest.mark.parametrize("lab", ["a", "dev", "alice", "ci2", "x" * 20, "lab0", "lab1"])
+def test_other_labs_get_a_stable_subnet_in_the_reserved_range(lab):
+    net = logic.derive_net(lab)
+    assert net == logic.derive_net(lab)
+    first, second, third = (int(p) for p in net.split("."))
+    assert first == 10 and 80 <= second <= 199 and 0 <= third <= 255
+
+
+def test_different_names_usually_get_different_subnets():
+    nets = {logic.derive_net(f"lab{i}") for i in range(50)}
+    assert len(nets) >= 45
+
+
+@pytest.mark.parametrize(
+    "net,norm", [("10.90.3", "10.90.3"), ("192.168.7", "192.168.7"), ("172.20.010", "172.20.10")]
+)
+def test_good_nets_are_accepted_and_normalised(net, norm):
+    assert logic.check_net(net) == norm
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        "10.90",
+        "10.90.3.0",
+        "10.256.1",
+        "a.b.c",
+        "",
+        "8.8.8",
+        "172.32.0",
+        "10.90.-1",
+        "1000.1.1",
+        "10.90.3/24",
+    ],
+)
+def test_bad_nets_are_refused_with_the_reason(net):
+    with pytest.raises(LabError, match="--net"):
+        logic.check_net(net)
+
+
+@pytest.mark.parametrize("lab", ["Fileshare", "1lab", "my-lab", "", "a" * 21, "lab_x", "lab/x"])
+def test_bad_lab_names_are_refused(lab):
+    with pytest.raises(LabError, match="lab name"):
+        logic.check_lab_name(lab)
+
+
+@pytest.mark.parametrize("lab", ["fileshare", "fstest", "a", "averyveryverylongname"[:20]])
+def test_bridge_names_fit_the_kernel_limit_and_differ_per_lab(lab):
+    name = logic.bridge_name(lab)
+    assert len(name) <= 15 and name.startswith("fsbr-")
+    assert name != logic.bridge_name(lab + "x"[: 20 - len(lab)] if len(lab) < 20 else lab[:-1])
+
+
+def test_short_names_stay_readable():
+    assert logic.bridge_name("fileshare") == "fsbr-fileshare"
+    assert logic.veth_name("fileshare", "node1") == "fileshare-node1"
+    assert logic.container_name("fstest", "aio1") == "fstest-aio1"
+
+
+@pytest.mark.parametrize("lab", ["fileshare", "fstest", "abcdefghijklmnopqrst"])
+@pytest.mark.parametrize("node", ["aio1", "node3", "lb1", "a-very-long-node-name-indeed"])
+def test_veth_names_fit_and_are_unique_per_lab_and_node(lab, node):
+    veth = logic.veth_name(lab, node)
+    assert len(veth) <= 15
+    assert veth != logic.veth_name(lab, node + "2")
+    assert veth != logic.veth_name(lab[:-1] + "z", node)
+
+
+def test_mac_addresses_are_stable_local_unicast_and_distinct():
+    mac = logic.mac_address("fileshare", "aio1")
+    assert mac == logic.mac_address("fileshare", "aio1")
+    assert mac != logic.mac_address("fstest", "aio1")
+    first = int(mac.split(":")[0], 16)
+    assert first & 0b10 and not first & 0b1 and len(mac.split(":")) == 6
+
+
+def _pillar(*nodes):
+    return {
+        "fileshare": {
+            "nodes": [{"name": n, "address": a, "roles": ["app"]} for n, a in nodes],
+            "vip": {"address": "10.77.0.100", "name": "files"},
+            "domain": "example.lab",
+            "product": "webdav",
+        }
+    }
+
+
+def test_nodes_come_from_the_pillar_in_order():
+    nodes = logic.nodes_from_pillar(_pillar(("node1", "10.77.0.21"), ("node2", "10.77.0.22")), "10.77.0")
+    assert [n["name"] for n in nodes] == ["node1", "node2"]
+    assert nodes[0]["address"] == "10.77.0.21" and nodes[0]["roles"] == ["app"]
+
+
+@pytest.mark.parametrize(
+    "nodes,reason",
+    [
+        ([("node1", "10.78.0.21")], "not a host address"),
+        ([("node1", "10.77.0.1")], "not a host address"),
+        ([("node1", "10.77.0.255")], "not a host address"),
+        ([("node1", "nowhere")], "bad address"),
+        ([("node1", "10.77.0.21"), ("node1", "10.77.0.22")], "unique"),
+        ([("Node_1", "10.77.0.21")], "usable"),
+    ],
+)
+def test_unusable_pillar_nodes_are_refused(nodes, reason):
+    with pytest.raises(LabError, match=reason):
+        logic.nodes_from_pillar(_pillar(*nodes), "10.77.0")
+
+
+@pytest.mark.parametrize("pillar", [{}, {"fileshare": {}}, {"fileshare": {"nodes": []}}, "oops"])
+def test_a_pillar_without_nodes_is_refused(pillar):
+    with pytest.raises(LabError, match="nodes"):
+        logic.nodes_from_pillar(pillar, "10.77.0")
+
+
+def test_service_info_names_the_vip_and_fqdn():
+    info = logic.service_info(_pillar(("aio1", "10.77.0.11")))
+    assert info == {"vip": "10.77.0.100", "fqdn": "files.example.lab", "product": "webdav"}
+
+
+def test_master_config_binds_the_bridge_and_carries_the_example_site_options():
+    paths = logic.lab_paths("/var/lib/fileshare-lab", "fstest")
+    text = logic.render_master_config(
+        repo="/src", paths=paths, net="10.78.0", arch="mini_ha", master_id="fstest-master"
+    )
+    assert "interface: 10.78.0.1\n" in text
+    assert "auto_accept: True" in text
+    assert "root_dir: /var/lib/fileshare-lab/fstest/master/root" in text
+    assert "fileshare_example_architecture: mini_ha\n" in text
+    assert "fileshare_example_net: 10.78.0\n" in text
+    for root in ("    - /src\n", "    - /src/formulas\n", "    - /src/orchestrate\n", "    - /src/pillar\n"):
+        assert root in text
+
+
+def test_master_config_is_yaml_salt_can_read():
+    yaml = pytest.importorskip("yaml")
+    paths = logic.lab_paths("/h", "fileshare")
+    cfg = yaml.safe_load(
+        logic.render_master_config(repo="/r", paths=paths, net="10.77.0", arch="all_in_one", master_id="m")
+    )
+    assert cfg["file_roots"]["base"] == ["/r", "/r/formulas", "/r/orchestrate"]
+    assert cfg["pillar_roots"]["base"] == ["/r/pillar"]
+    assert cfg["auto_accept"] is True and cfg["ipv6"] is False
+
+
+def test_lab_paths_are_per_lab_and_the_base_is_shared():
+    a, b = logic.lab_paths("/h", "fileshare"), logic.lab_paths("/h", "fstest")
+    assert a["lxcpath"] == "/h/fileshare/lxc" and b["lxcpath"] == "/h/fstest/lxc"
+    assert a["master_etc"] != b["master_etc"]
+    for shared in ("base_lxcpath", "base_marker", "wheels", "cache_dir", "locks"):
+        assert a[shared] == b[shared]
+
+
+def test_minion_config_points_at_the_lab_master_with_short_waits():
+    text = logic.render_minion_config(node="node2", net="10.78.0")
+    assert "id: node2\n" in text and "master: 10.78.0.1\n" in text
+    assert "acceptance_wait_time: 1\n" in text
+
+
+def test_container_network_has_a_named_veth_and_no_gateway():
+    text = logic.render_container_network(
+        bridge="fsbr-x", veth="x-aio1", address="10.1.2.11", mac="02:00:00:00:00:01"
+    )
+    assert "lxc.net.0.veth.pair = x-aio1" in text
+    assert "lxc.net.0.link = fsbr-x" in text
+    assert "lxc.net.0.ipv4.address = 10.1.2.11/24" in text
+    assert "gateway" not in text
+
+
+def test_clone_config_loses_the_base_network_and_hostname():
+    base = (
+        "lxc.include = /usr/share/lxc/config/common.conf\nlxc.net.0.type = empty\n"
+        "lxc.uts.name = fileshare-base\nlxc.rootfs.path = overlay:/b:/d\n"
+    )
+    out = logic.rewrite_container_config(base, network="lxc.net.0.type = veth\n", hostname="aio1")
+    assert "empty" not in out and "fileshare-base" not in out
+    assert "lxc.rootfs.path = overlay:/b:/d" in out
+    assert "lxc.uts.name = aio1" in out and out.endswith("lxc.net.0.type = veth\n")
+
+
+def test_hosts_names_every_node_and_the_master_as_salt():
+    nodes = [{"name": "node1", "address": "10.77.0.21"}, {"name": "node2", "address": "10.77.0.22"}]
+    text = logic.render_hosts(nodes, "10.77.0", "example.lab")
+    assert "10.77.0.21\tnode1.example.lab node1\n" in text
+    assert "10.77.0.22\tnode2.example.lab node2\n" in text
+    assert "10.77.0.1\tsalt\n" in text
+    assert text.startswith("127.0.0.1\tlocalhost\n")
+
+
+def test_apt_sources_point_at_the_cache_on_the_bridge():
+    text = logic.render_sources_list("10.78.0")
+    assert text.count("http://10.78.0.1:3142/") == 3
+    assert "debian-security bookworm-security" in text
+
+
+def test_cache_config_binds_loopback_and_bridges_and_remaps_debian():
+    text = logic.render_cache_config(cache_dir="/c", bind=["127.0.0.1", "10.77.0.1", "10.78.0.1"])
+    assert "BindAddress: 127.0.0.1 10.77.0.1 10.78.0.1\n" in text
+    assert "Remap-debrep: deb.debian.org/debian /debian ; http://deb.debian.org/debian/" in text
+    assert "CacheDir: /c/cache" in text
+
+
+def test_base_mounts_unconfine_apparmor_and_bind_fuse_and_wheels_read_only():
+    text = logic.render_base_mounts("/w")
+    assert "lxc.apparmor.profile = unconfined" in text
+    assert "/dev/fuse dev/fuse none bind,create=file" in text
+    assert "lxc.mount.entry = /w wheels none bind,ro,create=dir 0 0" in text
+
+
+def test_minion_unit_kills_only_the_main_process():
+    assert "KillMode=process" in logic.MINION_UNIT
+    assert "ExecStart=/opt/salt/bin/salt-minion" in logic.MINION_UNIT
+    assert "inet manual" in logic.BASE_INTERFACES and "dhcp" not in logic.BASE_INTERFACES.split("\n", 1)[1]
+
+
+def test_every_subnet_derived_is_a_valid_private_24():
+    for i in range(200):
+        net = logic.derive_net(f"l{i}")
+        assert logic.check_net(net) == net
+        assert ipaddress.ip_network(f"{net}.0/24").is_private
