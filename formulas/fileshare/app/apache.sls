@@ -1,0 +1,134 @@
+{#- Apache httpd as the app server: the modules WebDAV and php-fpm need, Listen on loopback (plus the
+    node address where a separate load balancer must reach it) on fileshare:app:port, and one virtual
+    host. The product drops its configuration into <config_dir>/fileshare.d/product.conf (see
+    products/), the health endpoint into <config_dir>/fileshare.d/health.conf (see health.sls).
+    Layouts (map apache:layout): debian = a2enmod/a2ensite; redhat = conf.d, modules loaded by the
+    package's conf.modules.d; arch = conf/extra plus Include lines in httpd.conf. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
+{%- from tplroot ~ "/app/settings.jinja" import app with context %}
+{%- set apache = fileshare.apache %}
+{%- set modules = apache.modules + apache.fcgi_modules %}
+{%- set site_file = apache.sites_available ~ '/fileshare.conf' %}
+{%- set snippet_dir = apache.config_dir ~ '/fileshare.d' %}
+
+Apache httpd is installed:
+  pkg.installed:
+    - pkgs: {{ (apache.pkgs + apache.utils_pkgs) | json }}
+
+{#- The distribution listens on 80 (and 443 with mod_ssl); those ports belong to the TLS front. #}
+{%- for config in apache.listen_configs %}
+
+The distribution's Listen directives in {{ config }} are disabled:
+  file.comment:
+    - name: {{ config }}
+    - regex: ^\s*Listen\s
+    - backup: False
+    - ignore_missing: True
+    - require:
+      - pkg: Apache httpd is installed
+    - watch_in:
+      - service: Apache httpd is running and enabled
+    - onchanges_in:
+      - cmd: Apache httpd configuration is valid
+{%- endfor %}
+
+{%- if apache.layout == 'debian' %}
+{%-   for module in modules %}
+
+Apache module {{ module }} is enabled:
+  apache_module.enabled:
+    - name: {{ module }}
+    - require:
+      - pkg: Apache httpd is installed
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%-   endfor %}
+
+The distribution's default site is disabled:
+  apache_site.disabled:
+    - name: 000-default
+    - require:
+      - pkg: Apache httpd is installed
+    - watch_in:
+      - service: Apache httpd is running and enabled
+
+The fileshare site is enabled:
+  apache_site.enabled:
+    - name: fileshare
+    - require:
+      - file: The fileshare Apache site is configured
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%- else %}
+
+{#- RedHat's conf.modules.d loads these already; the guards make the file harmless there. #}
+The Apache modules fileshare needs are loaded:
+  file.managed:
+    - name: {{ apache.conf_d }}/00-fileshare-modules.conf
+    - source: {{ files_switch(['apache-modules.conf.jinja'], lookup='apache-modules') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        modules: {{ modules | json }}
+    - require:
+      - pkg: Apache httpd is installed
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%-   if apache.layout == 'arch' %}
+
+Apache includes the fileshare configuration:
+  file.append:
+    - name: {{ apache.main_config }}
+    - text:
+      - Include {{ apache.conf_d }}/00-fileshare-modules.conf
+      - Include {{ site_file }}
+    - require:
+      - file: The Apache modules fileshare needs are loaded
+      - file: The fileshare Apache site is configured
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%-   endif %}
+{%- endif %}
+
+The product directory exists:
+  file.directory:
+    - name: {{ app.product_dir }}
+    - mode: '0755'
+
+Apache's fileshare snippet directory exists:
+  file.directory:
+    - name: {{ snippet_dir }}
+    - mode: '0755'
+    - require:
+      - pkg: Apache httpd is installed
+
+The fileshare Apache site is configured:
+  file.managed:
+    - name: {{ site_file }}
+    - source: {{ files_switch(['apache-site.conf.jinja'], lookup='apache-site') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+        apache: {{ apache | json }}
+        snippet_dir: {{ snippet_dir }}
+    - require:
+      - file: Apache's fileshare snippet directory exists
+
+Apache httpd configuration is valid:
+  cmd.run:
+    - name: {{ apache.configtest }}
+    - onchanges:
+      - file: The fileshare Apache site is configured
+    - require_in:
+      - service: Apache httpd is running and enabled
+
+Apache httpd is running and enabled:
+  service.running:
+    - name: {{ apache.service }}
+    - enable: True
+    - watch:
+      - pkg: Apache httpd is installed
+      - file: The fileshare Apache site is configured

@@ -1,0 +1,65 @@
+{#- The deep health endpoint, /health, on every app node: PHP on the fileshare php-fpm pool (the pool
+    ownCloud would use). 200 only when the product database accepts a write (a row in the small
+    fileshare_health table), Redis answers an authenticated PING and the data directory is writable;
+    503 with a JSON body naming what failed otherwise. Load balancers and the lab tests use it.
+    Its secrets live in a PHP file readable by root and the php-fpm group only, outside any web root. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
+{%- from tplroot ~ "/app/settings.jinja" import app with context %}
+{%- set php = fileshare.php %}
+{%- set sls_php = tplroot ~ '.app.php' %}
+{%- set sls_server = tplroot ~ '.app.' ~ fileshare.app.server %}
+
+include:
+  - {{ sls_php }}
+  - {{ sls_server }}
+
+The health endpoint script is installed:
+  file.managed:
+    - name: {{ app.health_dir }}/health.php
+    - source: {{ files_switch(['health.php.jinja'], lookup='health-php') }}
+    - template: jinja
+    - makedirs: True
+    - user: root
+    - group: root
+    - mode: '0644'
+    - context:
+        config: {{ app.health_config }}
+
+The health endpoint's configuration is managed:
+  file.managed:
+    - name: {{ app.health_config }}
+    - source: {{ files_switch(['health-config.php.jinja'], lookup='health-config') }}
+    - template: jinja
+    - makedirs: True
+    - dir_mode: '0755'
+    - user: root
+    - group: {{ php.group }}
+    - mode: '0640'
+    - show_changes: False
+    - context:
+        node: {{ fileshare.node.name }}
+        db: {{ app.db | json }}
+        redis: {{ app.redis | json }}
+        data_dir: {{ fileshare.app.data_dir }}
+    - require:
+      - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
+{%- if fileshare.app.server == 'apache' %}
+
+Apache routes /health to the php-fpm pool:
+  file.managed:
+    - name: {{ fileshare.apache.config_dir }}/fileshare.d/10-health.conf
+    - source: {{ files_switch(['apache-health.conf.jinja'], lookup='apache-health') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+    - require:
+      - file: Apache's fileshare snippet directory exists
+      - file: The health endpoint script is installed
+    - require_in:
+      - cmd: Apache httpd configuration is valid
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%- endif %}

@@ -1,0 +1,73 @@
+{#- nginx as the TLS front: TLS 1.2/1.3 only on the node's address, HTTP redirected to HTTPS, a
+    per-client request rate limit (429 on excess), and a reverse proxy to the app servers that keeps
+    WebDAV intact (every method and header passes, bodies stream unbuffered in both directions, no
+    size limit). The main nginx.conf is managed too, so the distribution's default site (port 80 on
+    every address) is gone. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
+{%- from tplroot ~ "/load/settings.jinja" import load with context %}
+{%- set nginx = fileshare.nginx %}
+{%- set sls_tls = tplroot ~ '.load.tls' %}
+
+include:
+  - {{ sls_tls }}
+
+nginx (TLS front) is installed:
+  pkg.installed:
+    - pkgs: {{ nginx.pkgs | json }}
+
+nginx's main configuration is managed:
+  file.managed:
+    - name: {{ nginx.main_config }}
+    - source: {{ files_switch(['nginx.conf.jinja'], lookup='nginx-main') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        nginx: {{ nginx | json }}
+    - require:
+      - pkg: nginx (TLS front) is installed
+
+The TLS front is configured:
+  file.managed:
+    - name: {{ nginx.conf_d }}/fileshare-front.conf
+    - source: {{ files_switch(['nginx-front.conf.jinja'], lookup='nginx-front') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        load: {{ load | json }}
+        log_dir: {{ nginx.log_dir }}
+    - require:
+      - pkg: nginx (TLS front) is installed
+
+nginx (TLS front) configuration is valid:
+  cmd.run:
+    - name: nginx -t -q
+    - onchanges:
+      - file: nginx's main configuration is managed
+      - file: The TLS front is configured
+    - require:
+{%- if load.own_cert %}
+      - file: The site's TLS certificate is installed
+      - file: The site's TLS private key is installed
+{%- else %}
+      - x509: The TLS front's certificate is issued by the lab CA
+{%- endif %}
+
+nginx (TLS front) is running and enabled:
+  service.running:
+    - name: {{ nginx.service }}
+    - enable: True
+    - reload: True
+    - require:
+      - cmd: nginx (TLS front) configuration is valid
+    - watch:
+      - pkg: nginx (TLS front) is installed
+      - file: nginx's main configuration is managed
+      - file: The TLS front is configured
+{%- if load.own_cert %}
+      - file: The site's TLS certificate is installed
+      - file: The site's TLS private key is installed
+{%- else %}
+      - x509: The TLS front's certificate is issued by the lab CA
+{%- endif %}

@@ -1,0 +1,92 @@
+{#- The TLS front's certificate and key: from pillar fileshare:load:tls:cert/key when the site has its
+    own PKI; otherwise a lab CA and a server certificate made on the node with Salt's x509 (v2)
+    modules, valid for <vip.name>.<domain> and the load nodes' names and addresses. Clients trust
+    <pki:dir>/lab-ca.crt. Renewal only inside days_remaining, so a second run changes nothing. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/load/settings.jinja" import load with context %}
+
+The PKI directory exists:
+  file.directory:
+    - name: {{ fileshare.pki.dir }}
+    - user: root
+    - group: root
+    - mode: '0755'
+    - makedirs: True
+{%- if load.own_cert %}
+
+The site's TLS certificate is installed:
+  file.managed:
+    - name: {{ load.cert }}
+    - contents_pillar: fileshare:load:tls:cert
+    - mode: '0644'
+    - require:
+      - file: The PKI directory exists
+
+The site's TLS private key is installed:
+  file.managed:
+    - name: {{ load.key }}
+    - contents_pillar: fileshare:load:tls:key
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: The PKI directory exists
+{%- else %}
+
+The lab CA's private key exists:
+  x509.private_key_managed:
+    - name: {{ load.ca_key }}
+    - algo: ec
+    - keysize: 384
+    - mode: '0600'
+    - new: False
+    - require:
+      - file: The PKI directory exists
+
+The lab CA certificate is issued:
+  x509.certificate_managed:
+    - name: {{ load.ca_cert }}
+    - signing_private_key: {{ load.ca_key }}
+    - CN: {{ fileshare.site }} lab CA
+    - O: {{ fileshare.site }}
+    - basicConstraints: critical, CA:true
+    - keyUsage: critical, cRLSign, keyCertSign
+    - subjectKeyIdentifier: hash
+    - days_valid: 3650
+    - days_remaining: 90
+    - mode: '0644'
+    - require:
+      - x509: The lab CA's private key exists
+
+The TLS front's private key exists:
+  x509.private_key_managed:
+    - name: {{ load.key }}
+    - algo: ec
+    - keysize: 256
+    - mode: '0600'
+    - new: False
+    - require:
+      - file: The PKI directory exists
+
+The TLS front's certificate is issued by the lab CA:
+  x509.certificate_managed:
+    - name: {{ load.cert }}
+    - signing_private_key: {{ load.ca_key }}
+    - signing_cert: {{ load.ca_cert }}
+    - private_key: {{ load.key }}
+    - CN: {{ load.fqdn }}
+    - O: {{ fileshare.site }}
+    - basicConstraints: critical, CA:false
+    - keyUsage: critical, digitalSignature, keyEncipherment
+    - extendedKeyUsage: serverAuth
+    - subjectKeyIdentifier: hash
+    - authorityKeyIdentifier: keyid:always
+    - subjectAltName: {{ (load.san_names | map('regex_replace', '^', 'DNS:') | list
+                          + load.san_addresses | map('regex_replace', '^', 'IP:') | list) | join(', ') }}
+    - days_valid: 397
+    - days_remaining: 30
+    - mode: '0644'
+    - require:
+      - x509: The lab CA certificate is issued
+      - x509: The TLS front's private key exists
+{%- endif %}
