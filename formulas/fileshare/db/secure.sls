@@ -1,0 +1,88 @@
+{#- Root is secured the way mysql_secure_installation would: a password from the site's secrets (kept in
+    root's 0600 my.cnf, which every mysql_* state here connects with), no anonymous users, no root from
+    other hosts, no test database. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_mariadb = tplroot ~ '.db.mariadb' %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
+{%- set mariadb = fileshare.mariadb %}
+{%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
+{%- set remote_hosts = ['%', '127.0.0.1', '::1'] %}
+{%- for host in [grains.get('host'), grains.get('fqdn'), grains.get('id')] %}
+{%-   if host and host not in remote_hosts and host != 'localhost' %}{% do remote_hosts.append(host) %}{% endif %}
+{%- endfor %}
+
+include:
+  - {{ sls_mariadb }}
+
+# Written before root has a password: the first connection still gets in through Debian's
+# unix_socket login (OS root), later ones with the password.
+root's MariaDB client credentials are in place:
+  file.managed:
+    - name: {{ mariadb.root_cnf }}
+    - source: {{ files_switch(['root.my.cnf.jinja'], lookup='mariadb-root-cnf') }}
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - context:
+        password_key: db_root_password
+        socket: {{ mariadb.socket | json }}
+
+{%- if mariadb.get('debian_cnf') %}
+
+Debian's maintenance scripts log in with root's credentials:
+  file.managed:
+    - name: {{ mariadb.debian_cnf }}
+    - source: {{ files_switch(['root.my.cnf.jinja'], lookup='mariadb-debian-cnf') }}
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - pkg: MariaDB server is installed
+    - context:
+        password_key: db_root_password
+        socket: {{ mariadb.socket | json }}
+{%- endif %}
+
+MariaDB root has the site's password:
+  mysql_user.present:
+    - name: root
+    - host: localhost
+    - password: {{ secrets.get('db_root_password', '') | json }}
+    - connection_default_file: {{ mariadb.root_cnf }}
+    - require:
+      - service: MariaDB is running and enabled
+      - file: root's MariaDB client credentials are in place
+
+{%- for host in remote_hosts %}
+
+MariaDB root cannot log in from {{ host }}:
+  mysql_user.absent:
+    - name: root
+    - host: {{ host | json }}
+    - connection_default_file: {{ mariadb.root_cnf }}
+    - require:
+      - mysql_user: MariaDB root has the site's password
+{%- endfor %}
+
+{%- for host in ['localhost'] + remote_hosts[3:] %}
+
+MariaDB has no anonymous user at {{ host }}:
+  mysql_user.absent:
+    - name: ''
+    - host: {{ host | json }}
+    - connection_default_file: {{ mariadb.root_cnf }}
+    - require:
+      - mysql_user: MariaDB root has the site's password
+{%- endfor %}
+
+MariaDB has no test database:
+  mysql_database.absent:
+    - name: test
+    - connection_default_file: {{ mariadb.root_cnf }}
+    - require:
+      - mysql_user: MariaDB root has the site's password

@@ -1,0 +1,10 @@
+{#- The whole formula for one node: the layers its roles in fileshare:nodes ask for, in deployment order.
+    (Orchestrations apply the layers one at a time across nodes; this is for `state.apply fileshare`.) -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- set roles = fileshare.node.roles %}
+include:
+  - {{ tplroot }}.infra
+{%- for layer in ['db', 'intermediate', 'storage', 'app', 'load'] if layer in roles %}
+  - {{ tplroot }}.{{ layer }}
+{%- endfor %}
