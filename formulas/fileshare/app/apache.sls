@@ -16,6 +16,8 @@
 Apache httpd is installed:
   pkg.installed:
     - pkgs: {{ (apache.pkgs + apache.utils_pkgs) | json }}
+    # Salt's apache modules load only once apachectl exists.
+    - reload_modules: True
 
 {#- The distribution listens on 80 (and 443 with mod_ssl); those ports belong to the TLS front. #}
 {%- for config in apache.listen_configs %}
@@ -35,30 +37,39 @@ The distribution's Listen directives in {{ config }} are disabled:
 {%- endfor %}
 
 {%- if apache.layout == 'debian' %}
+{#-   Salt 3008 no longer ships the a2enmod-based apache_module/apache_site states: call the tools,
+      guarded by the symlinks they create. #}
 {%-   for module in modules %}
 
 Apache module {{ module }} is enabled:
-  apache_module.enabled:
-    - name: {{ module }}
+  cmd.run:
+    - name: a2enmod -q {{ module }}
+    - creates: {{ apache.config_dir }}/mods-enabled/{{ module }}.load
     - require:
       - pkg: Apache httpd is installed
+    - onchanges_in:
+      - cmd: Apache httpd configuration is valid
     - watch_in:
       - service: Apache httpd is running and enabled
 {%-   endfor %}
 
 The distribution's default site is disabled:
-  apache_site.disabled:
-    - name: 000-default
+  cmd.run:
+    - name: a2dissite -q 000-default
+    - onlyif: test -e {{ apache.sites_enabled }}/000-default.conf
     - require:
       - pkg: Apache httpd is installed
     - watch_in:
       - service: Apache httpd is running and enabled
 
 The fileshare site is enabled:
-  apache_site.enabled:
-    - name: fileshare
+  cmd.run:
+    - name: a2ensite -q fileshare
+    - creates: {{ apache.sites_enabled }}/fileshare.conf
     - require:
       - file: The fileshare Apache site is configured
+    - onchanges_in:
+      - cmd: Apache httpd configuration is valid
     - watch_in:
       - service: Apache httpd is running and enabled
 {%- else %}
