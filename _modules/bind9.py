@@ -301,8 +301,9 @@ def _parse(text, origin):
 def _tsig(keyname=None, secret=None, algorithm=None):
     keyname = keyname or __salt__["config.get"]("bind9.tsig_name", "fileshare")
     algorithm = algorithm or __salt__["config.get"]("bind9.tsig_algorithm", "hmac-sha256")
+    # Salt 3008 masks pillar.get's answer ("**********") unless asked for the plain value.
     secret = secret or __salt__["config.get"]("bind9.tsig_secret") or __salt__["pillar.get"](
-        "fileshare:secrets:tsig_key"
+        "fileshare:secrets:tsig_key", unmask=True
     )
     if not secret:
         raise CommandExecutionError("no TSIG secret: pass secret= or set pillar fileshare:secrets:tsig_key")
@@ -601,8 +602,15 @@ def write_zone(name, zone_file, records=None, nameservers=None, soa_email=None, 
         if _run(["rndc", "status"], ignore_retcode=True)["retcode"] != 0:
             plan["comment"] = "zone file installed; named is not running and will load it when started"
             return plan
-        rndc("reconfig")  # a zone new to named.conf is picked up by reconfig, not reload
-        plan["comment"] = "zone file installed; named reconfigured"
+        # A zone named knows but failed to load (no file yet at its start) takes a reload; a zone
+        # new to named.conf only a reconfig.
+        try:
+            rndc("reload", name)
+        except CommandExecutionError:
+            rndc("reconfig")
+        if not zone_loaded(name):
+            raise CommandExecutionError(f"zone file installed but named does not serve {name}: see its log")
+        plan["comment"] = f"zone file installed; named now serves {name}"
     elif not frozen:
         rndc("reload", name)
         plan["comment"] = f"zone file installed; rndc reload {name}"

@@ -311,7 +311,19 @@ def members(nodes):
 
 
 def _conn(kwargs):
-    return {k: v for k, v in kwargs.items() if k.startswith("connection_")}
+    """
+    Connection options for Salt's mysql module: those given, else the minion's ``mysql.*`` options,
+    else the root option file the db layer writes (``galera.default_file``, /root/.my.cnf), else
+    root over the local socket (unix_socket authentication, as Debian installs it).
+    """
+    conn = {k: v for k, v in kwargs.items() if k.startswith("connection_")}
+    if conn or __salt__["config.get"]("mysql.default_file") or __salt__["config.get"]("mysql.user"):
+        return conn
+    default_file = __salt__["config.get"]("galera.default_file", "/root/.my.cnf")
+    if os.path.exists(default_file):
+        return {"connection_default_file": default_file}
+    return {"connection_unix_socket": __salt__["config.get"]("galera.unix_socket", "/run/mysqld/mysqld.sock"),
+            "connection_user": "root"}
 
 
 def status(**connection_args):
@@ -330,7 +342,8 @@ def status(**connection_args):
 
 
 def _pillar_nodes():
-    return __salt__["pillar.get"]("fileshare:nodes", [])
+    # Salt 3008 masks pillar.get's answer ("**********") unless asked for the plain value.
+    return __salt__["pillar.get"]("fileshare:nodes", [], unmask=True)
 
 
 def expected_size():

@@ -58,7 +58,7 @@ def named(zone_file):
 @pytest.fixture
 def configure_loader_modules(named):
     salt = {"cmd.run_all": named, "config.get": lambda key, default=None: default,
-            "pillar.get": lambda key, default=None: default}
+            "pillar.get": lambda key, default=None, unmask=False: default}
     return {bind9: {"__salt__": salt}}
 
 
@@ -140,10 +140,29 @@ def test_a_new_zone_before_named_runs_is_installed_without_rndc(zone_file, named
     assert "named is not running" in plan["comment"]
 
 
+def test_a_zone_named_failed_to_load_is_reloaded_and_must_then_be_served(zone_file, named):
+    named.loaded = False
+    with pytest.raises(bind9.CommandExecutionError, match="named does not serve example.lab"):
+        write(zone_file)
+    assert named.calls[-3:] == [["rndc", "status"], ["rndc", "reload"], ["rndc", "zonestatus"]]
+
+
 def test_a_zone_new_to_a_running_named_is_picked_up_by_reconfig(zone_file, named):
     named.loaded = False
-    write(zone_file)
-    assert named.calls[-1] == ["rndc", "reconfig"]
+    real = named.__call__
+
+    def named_learns_the_zone(cmd, **kw):
+        if cmd[:2] == ["rndc", "reload"]:
+            named.calls.append(cmd[:2])
+            return {"retcode": 1, "stdout": "", "stderr": "rndc: 'reload' failed: not found"}
+        if cmd[:2] == ["rndc", "reconfig"]:
+            named.loaded = True
+        return real(cmd, **kw)
+
+    bind9.__salt__["cmd.run_all"] = named_learns_the_zone
+    plan = write(zone_file)
+    assert named.calls[-3:] == [["rndc", "reload"], ["rndc", "reconfig"], ["rndc", "zonestatus"]]
+    assert plan["comment"] == "zone file installed; named now serves example.lab"
 
 
 def test_rndc_failures_are_raised_with_rndc_message(named):

@@ -29,6 +29,7 @@ class Minion:
         self.datadir = datadir
         self.commands = []
         self.recover_log = ""
+        self.connection = None
 
     def run_all(self, cmd, **kw):
         self.commands.append(cmd[0])
@@ -39,9 +40,15 @@ class Minion:
         return {"retcode": 0, "stdout": "", "stderr": ""}
 
     def salt(self):
+        def status(**kw):
+            self.connection = kw
+            return self.status
+
         return {
-            "mysql.status": lambda **kw: self.status,
-            "pillar.get": lambda key, default=None: NODES if key == "fileshare:nodes" else default,
+            "mysql.status": status,
+            # Salt 3008 masks pillar.get unless unmask=True: the module must ask for plain values.
+            "pillar.get": lambda key, default=None, unmask=False: (
+                NODES if unmask and key == "fileshare:nodes" else default),
             "config.get": lambda key, default=None: str(self.datadir) if key == "galera.datadir" else default,
             "cmd.run_all": self.run_all,
         }
@@ -70,6 +77,20 @@ def test_status_comes_from_salts_mysql_module(minion):
     assert galera.status()["local_state_comment"] == "Synced"
     minion.status = {}
     assert galera.status() == {}
+
+
+def test_connection_defaults_to_the_root_option_file_then_the_socket(minion, tmp_path):
+    cnf = tmp_path / "my.cnf"
+    galera.__salt__["config.get"] = lambda key, default=None: (
+        str(cnf) if key == "galera.default_file" else default)
+    galera.status()
+    socket = {"connection_unix_socket": "/run/mysqld/mysqld.sock", "connection_user": "root"}
+    assert minion.connection == socket
+    cnf.write_text("[client]\nuser=root\n")
+    galera.status()
+    assert minion.connection == {"connection_default_file": str(cnf)}
+    galera.status(connection_user="monitor", connection_pass="x")
+    assert minion.connection == {"connection_user": "monitor", "connection_pass": "x"}
 
 
 def test_expected_size_counts_pillar_data_nodes():
