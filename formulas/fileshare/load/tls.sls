@@ -4,6 +4,7 @@
     <pki:dir>/lab-ca.crt. Renewal only inside days_remaining, so a second run changes nothing. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/load/settings.jinja" import load with context %}
 
 The PKI directory exists:
@@ -18,7 +19,10 @@ The PKI directory exists:
 The site's TLS certificate is installed:
   file.managed:
     - name: {{ load.cert }}
-    - contents_pillar: fileshare:load:tls:cert
+    - source: {{ files_switch(['pillar-pem.jinja'], lookup='tls-cert') }}
+    - template: jinja
+    - context:
+        key: fileshare:load:tls:cert
     - mode: '0644'
     - require:
       - file: The PKI directory exists
@@ -26,7 +30,11 @@ The site's TLS certificate is installed:
 The site's TLS private key is installed:
   file.managed:
     - name: {{ load.key }}
-    - contents_pillar: fileshare:load:tls:key
+    # Rendered from a template: Salt 3008 masks pillar values read outside rendering.
+    - source: {{ files_switch(['pillar-pem.jinja'], lookup='tls-key') }}
+    - template: jinja
+    - context:
+        key: fileshare:load:tls:key
     - mode: '0600'
     - show_changes: False
     - require:
