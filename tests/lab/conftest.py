@@ -1,0 +1,233 @@
+"""Lab tier fixtures: real LXC nodes of the example site, brought up and converged by fileshare-lab.
+
+    lab                 the lab named by --lab-name (default fstest), not brought up by itself
+    deploy              deploy(arch) -> Lab: fresh bare nodes of arch, converged; once per session and arch
+    all_in_one_lab,     deploy(...) of that architecture, for tests that need it
+    mini_ha_lab, full_ha_lab
+    wait_until          wait_until(predicate, timeout=60): poll until true
+    spare_lab           a second lab (own bridge, subnet, master) for tests that break nodes
+
+A Lab gives `lab.node(name)` -> Node with `.run(cmd)` (lxc-attach, non-interactive) and `.host` (a testinfra
+host on that node), `lab.salt(...)` / `lab.tool(...)`, and `lab.report(arch)` (build/lab/ARCH/report.json).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import testinfra.host
+from fileshare_lab import host as labhost
+from testinfra.backend import base
+
+TOOL = str(Path(sys.executable).parent / "fileshare-lab")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--lab-name", default="fstest", help="name of the lab the lab tier brings up (fstest)")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.lab)
+
+
+class LxcAttachBackend(base.BaseBackend):
+    """testinfra backend for LXC (not LXD) containers: runs each command through lxc-attach."""
+
+    NAME = "lxc-attach"
+
+    def __init__(self, hostspec: str, lxcpath: str, *args, **kwargs):
+        self.container = hostspec
+        self.lxcpath = lxcpath
+        super().__init__(hostspec, *args, **kwargs)
+
+    def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
+        cmd = self.get_command(command, *args)
+        out = self.run_local(
+            "lxc-attach --clear-env -v PATH=%s -v LANG=C.UTF-8 -P %s -n %s -- /bin/sh -c %s",
+            labhost.LXC_ATTACH_PATH,
+            self.lxcpath,
+            self.container,
+            cmd,
+        )
+        out.command = self.encode(cmd)
+        return out
+
+
+class Node:
+    def __init__(self, lab: Lab, entry: dict):
+        self.lab = lab
+        self.name = entry["name"]
+        self.address = entry["address"]
+        self.container = entry["container"]
+        self.veth = entry["veth"]
+        self.roles = entry.get("roles", [])
+        self._host = None
+
+    def __repr__(self):
+        return f"<Node {self.name} {self.address} in lab {self.lab.name}>"
+
+    def run(self, cmd: str | list[str], *, check: bool = False, timeout: float = 300):
+        """Run cmd in the node (a string goes through sh -c); returns CompletedProcess with text output."""
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        proc = subprocess.run(
+            labhost.attach_cmd(self.lab.handle, self.container, argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(f"{self.name}: {cmd!r} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    @property
+    def host(self) -> testinfra.host.Host:
+        if self._host is None:
+            self._host = testinfra.host.Host(
+                LxcAttachBackend(self.container, self.lab.handle.paths["lxcpath"])
+            )
+        return self._host
+
+
+class Lab:
+    def __init__(self, name: str):
+        self.name = name
+        self.deployed: str | None = None
+
+    @property
+    def handle(self) -> labhost.Lab:
+        return labhost.Lab(self.name)
+
+    def tool(self, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [TOOL, "--lab", self.name, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(
+                f"fileshare-lab {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def up(self, arch: str) -> None:
+        self.deployed = None
+        self.tool("up", arch)
+
+    def converge(self, arch: str) -> dict:
+        self.tool("converge", arch)
+        self.deployed = arch
+        return self.report(arch)
+
+    def down(self) -> None:
+        self.deployed = None
+        self.tool("down", check=False)
+
+    def report(self, arch: str) -> dict:
+        return json.loads((REPO / "build" / "lab" / arch / "report.json").read_text())
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return {e["name"]: Node(self, e) for e in self.handle.require_up()["nodes"]}
+
+    def node(self, name: str) -> Node:
+        return self.nodes[name]
+
+    @property
+    def service(self) -> dict:
+        return self.handle.require_up().get("service", {})
+
+    def salt(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.handle.salt_cmd("salt") + list(args),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def salt_json(self, target: str, *args: str, timeout: float = 600) -> dict:
+        """{minion: return} of `salt TARGET ARGS --out=json --static`; {} when nothing answered."""
+        try:
+            proc = self.salt(target, *args, "--out=json", "--static", "--log-level=quiet", timeout=timeout)
+            return json.loads(proc.stdout or "{}")
+        except (ValueError, subprocess.TimeoutExpired):
+            return {}
+
+    def answers_ping(self, node: str, timeout: int = 3) -> bool:
+        # Cut the wait short: after -t, salt asks a silent minion for its jobs for gather_job_timeout more.
+        out = self.salt_json(node, "test.ping", "-t", str(timeout), timeout=timeout + 3)
+        return out.get(node) is True
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.5) -> bool:
+    """Poll predicate until it is true or timeout passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until", scope="session")
+def wait_until_fixture():
+    return wait_until
+
+
+@pytest.fixture(scope="session")
+def lab_name(request) -> str:
+    return request.config.getoption("--lab-name")
+
+
+@pytest.fixture(scope="session")
+def lab(lab_name) -> Lab:
+    return Lab(lab_name)
+
+
+@pytest.fixture(scope="session")
+def deploy(lab):
+    """deploy(arch): fresh bare nodes of arch, then the orchestration; reused while arch stays deployed."""
+
+    def _deploy(arch: str) -> Lab:
+        if lab.deployed != arch:
+            lab.up(arch)
+            lab.converge(arch)
+        return lab
+
+    return _deploy
+
+
+@pytest.fixture(scope="session")
+def all_in_one_lab(deploy) -> Lab:
+    return deploy("all_in_one")
+
+
+@pytest.fixture(scope="session")
+def mini_ha_lab(deploy) -> Lab:
+    return deploy("mini_ha")
+
+
+@pytest.fixture(scope="session")
+def full_ha_lab(deploy) -> Lab:
+    return deploy("full_ha")
+
+
+@pytest.fixture(scope="session")
+def spare_lab(lab_name):
+    """A second lab beside the main one, for tests that break nodes; taken down at the end."""
+    spare = Lab(lab_name[:19] + "x")
+    yield spare
+    spare.down()
