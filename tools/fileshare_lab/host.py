@@ -330,11 +330,8 @@ def ensure_base(paths: dict) -> None:
     with flock(f"{paths['locks']}/base.lock", "base image"):
         marker = paths["base_marker"]
         bpath = paths["base_lxcpath"]
-        if (
-            os.path.exists(marker)
-            and Path(marker).read_text().strip() == logic.BASE_RECIPE
-            and os.path.exists(f"{bpath}/{logic.BASE_NAME}/config")
-        ):
+        # The marker is written last: a base without it is half-built (interrupted) and is rebuilt.
+        if os.path.exists(marker) and os.path.exists(f"{bpath}/{logic.BASE_NAME}/config"):
             say("base image ready")
             return
         t = time.monotonic()
@@ -433,7 +430,7 @@ def ensure_base(paths: dict) -> None:
                 os.unlink(p)
         with open(f"{cdir}/config", "a") as fh:
             fh.write("\n# fileshare-lab\n" + logic.render_base_mounts(paths["wheels"]))
-        write(marker, logic.BASE_RECIPE + "\n")
+        write(marker, f"{logic.BASE_NAME} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         say(f"base image built in {logic.format_seconds(time.monotonic() - t)}")
 
 

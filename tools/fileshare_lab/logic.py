@@ -15,10 +15,10 @@ IFNAME_MAX = 15
 FIXED_NETS = {"fileshare": "10.77.0", "fstest": "10.78.0"}
 LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
 NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-# Minion ids on the lab master; the master's own id is not a node.
-BASE_NAME = "fileshare-base"
-# Bump when the base image recipe changes: a base built by an older recipe is rebuilt.
-BASE_RECIPE = "4"
+# Bump when the base image recipe changes: a new base is built beside the old one, whose running
+# clones keep working (an overlay clone needs its base's rootfs for as long as it lives).
+BASE_RECIPE = "1"
+BASE_NAME = f"fileshare-base-r{BASE_RECIPE}"
 SALT_REQUIREMENTS = ["salt==3008.4", "dnspython", "jsonschema", "PyMySQL"]
 RELEASE = "bookworm"
 CACHE_PORT = 3142
@@ -102,7 +102,7 @@ def lab_paths(home: str, lab: str) -> dict:
         "master_root": f"{lab_dir}/master/root",
         "state": f"{lab_dir}/lab.json",
         "base_lxcpath": f"{home}/base/lxc",
-        "base_marker": f"{home}/base/complete",
+        "base_marker": f"{home}/base/{BASE_NAME}.complete",
         "wheels": f"{home}/wheels",
         "cache_dir": f"{home}/apt-cacher-ng",
         "locks": f"{home}/locks",
