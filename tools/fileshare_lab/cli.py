@@ -102,8 +102,10 @@ def cmd_up(lab: Lab, arch: str) -> int:
     timings["bridge_and_cache"] = time.monotonic() - t
 
     t = time.monotonic()
+    host.ensure_wheels(lab.paths)
     host.ensure_base(lab.paths)
-    timings["base"] = time.monotonic() - t
+    host.ensure_mirror(lab)
+    timings["base_and_mirror"] = time.monotonic() - t
 
     t = time.monotonic()
     host.stop_master(lab)
@@ -288,6 +290,8 @@ def cmd_status(lab: Lab) -> int:
     print(f"  master: {'running' if host.master_pids(lab) else 'stopped'} ({lab.master_file})")
     cache = host._pids_with(f"{lab.paths['cache_dir']}/etc", "apt-cacher-ng")
     print(f"  apt cache: {'running' if cache else 'stopped'} (:{logic.CACHE_PORT})")
+    mirror = "running" if host.mirror_pids(lab) else "stopped"
+    print(f"  Python mirror: {mirror} (http://{lab.addr}:{logic.MIRROR_PORT}/wheels/)")
     base = os.path.exists(lab.paths["base_marker"])
     print(f"  base image: {'ready' if base else 'not built'}")
     for n in saved.get("nodes", []):
@@ -305,6 +309,7 @@ def cmd_down(lab: Lab) -> int:
         host.destroy_container(lab, cname)
         say(f"destroyed {cname}")
     host.stop_master(lab)
+    host.stop_mirror(lab)
     host.delete_bridge(lab)
     if os.path.exists(lab.paths["state"]):
         os.unlink(lab.paths["state"])

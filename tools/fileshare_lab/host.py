@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -272,6 +273,7 @@ def ensure_cache(paths: dict) -> None:
             return
         if running:
             _terminate(running)
+        _free_cache_port()
         for sub in ("etc", "run", "cache", "log"):
             os.makedirs(f"{cdir}/{sub}", exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
@@ -292,6 +294,24 @@ def ensure_cache(paths: dict) -> None:
         say(f"apt cache (re)started on {', '.join(bind)}:{logic.CACHE_PORT}")
 
 
+def _port_holders(port: int) -> list[int]:
+    out = run(["ss", "-ltnpH", f"sport = :{port}"], check=False).stdout
+    return sorted({int(p) for p in re.findall(r"pid=(\d+)", out)})
+
+
+def _free_cache_port() -> None:
+    """Debian's own apt-cacher-ng service (started by the package install) would hold the port."""
+    for pid in _port_holders(logic.CACHE_PORT):
+        cmd = _cmdline(pid)
+        if "apt-cacher-ng" in cmd and "/etc/apt-cacher-ng" in cmd:
+            say(f"stopping Debian's default apt-cacher-ng (pid {pid}): the lab runs its own on :3142")
+            _terminate([pid])
+        else:
+            raise LabError(
+                f"port {logic.CACHE_PORT} is taken by pid {pid} ({cmd.strip()[:80]}): free it first"
+            )
+
+
 def stop_cache(paths: dict) -> None:
     _terminate(_pids_with(f"{paths['cache_dir']}/etc", "apt-cacher-ng"))
 
@@ -299,17 +319,71 @@ def stop_cache(paths: dict) -> None:
 # --- base image (machine-wide) ----------------------------------------------------------------
 
 
+def wheel_requirements() -> list[str]:
+    import yaml
+
+    text = Path(REPO, "formulas/fileshare/parameters/defaults.yaml").read_text()
+    return logic.wheel_requirements(yaml.safe_load(text) or {})
+
+
 def ensure_wheels(paths: dict) -> None:
+    """The wheel directory: Salt for the base, and the Salt extensions the formulas pip-install."""
     wheels = paths["wheels"]
     marker = f"{wheels}/.complete"
-    want = " ".join(logic.SALT_REQUIREMENTS)
-    if os.path.exists(marker) and Path(marker).read_text() == want:
+    reqs = wheel_requirements()
+    want = " ".join(reqs)
+    with flock(f"{paths['locks']}/wheels.lock", "wheel directory"):
+        if os.path.exists(marker) and Path(marker).read_text() == want:
+            return
+        t = time.monotonic()
+        os.makedirs(wheels, exist_ok=True)
+        run([f"{BIN}/pip", "wheel", "--quiet", *reqs, "-w", wheels], timeout=900)
+        write(marker, want)
+        say(f"wheels for {want} built in {logic.format_seconds(time.monotonic() - t)}")
+
+
+def mirror_pids(lab: Lab) -> list[int]:
+    return [
+        p
+        for p in _pids_with(f"--directory {lab.paths['mirror']}", "http.server")
+        if f"--bind {lab.addr} " in _cmdline(p)
+    ]
+
+
+def ensure_mirror(lab: Lab) -> None:
+    """The site's Python/artifact mirror for this lab: the shared wheel directory over HTTP on the bridge."""
+    mirror = lab.paths["mirror"]
+    os.makedirs(f"{mirror}/artifacts", exist_ok=True)
+    os.makedirs(lab.paths["lab_dir"], exist_ok=True)
+    if not os.path.islink(f"{mirror}/wheels"):
+        os.symlink(lab.paths["wheels"], f"{mirror}/wheels")
+    if mirror_pids(lab) and _wait_port(lab.addr, logic.MIRROR_PORT, 2):
         return
-    t = time.monotonic()
-    os.makedirs(wheels, exist_ok=True)
-    run([f"{BIN}/pip", "wheel", "--quiet", *logic.SALT_REQUIREMENTS, "-w", wheels], timeout=900)
-    write(marker, want)
-    say(f"wheels for {want} built in {logic.format_seconds(time.monotonic() - t)}")
+    _terminate(mirror_pids(lab))
+    log = open(f"{lab.paths['lab_dir']}/mirror.log", "a")  # noqa: SIM115 - handed to the daemon
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(logic.MIRROR_PORT),
+            "--bind",
+            lab.addr,
+            "--directory",
+            mirror,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    if not _wait_port(lab.addr, logic.MIRROR_PORT, 15):
+        raise LabError(f"the Python mirror did not listen on {lab.addr}:{logic.MIRROR_PORT}")
+    say(f"Python mirror on http://{lab.addr}:{logic.MIRROR_PORT}/wheels/")
+
+
+def stop_mirror(lab: Lab) -> None:
+    _terminate(mirror_pids(lab))
 
 
 def _chroot(rootfs: str, *cmd: str, timeout: float = 900) -> None:

@@ -20,6 +20,8 @@ NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 BASE_RECIPE = "1"
 BASE_NAME = f"fileshare-base-r{BASE_RECIPE}"
 SALT_REQUIREMENTS = ["salt==3008.4", "dnspython", "jsonschema", "PyMySQL"]
+# The host also plays the site's Python mirror (pillar fileshare:mirrors:python = http://<net>.1:3143/wheels/).
+MIRROR_PORT = 3143
 RELEASE = "bookworm"
 CACHE_PORT = 3142
 
@@ -104,9 +106,18 @@ def lab_paths(home: str, lab: str) -> dict:
         "base_lxcpath": f"{home}/base/lxc",
         "base_marker": f"{home}/base/{BASE_NAME}.complete",
         "wheels": f"{home}/wheels",
+        "mirror": f"{home}/mirror",
         "cache_dir": f"{home}/apt-cacher-ng",
         "locks": f"{home}/locks",
     }
+
+
+def wheel_requirements(defaults: dict) -> list[str]:
+    """Salt for the base plus the Salt extensions the formulas install from the Python mirror."""
+    extra = defaults.get("salt_extensions", []) if isinstance(defaults, dict) else []
+    if not isinstance(extra, list) or not all(isinstance(r, str) for r in extra):
+        raise LabError("formulas/fileshare/parameters/defaults.yaml: salt_extensions must be a list of pins")
+    return SALT_REQUIREMENTS + [r for r in extra if r not in SALT_REQUIREMENTS]
 
 
 def nodes_from_pillar(pillar: dict, net: str) -> list[dict]:
