@@ -60,9 +60,23 @@ class Front:
 
     def curl(self, method: str, path: str, *args: str, auth: bool = True, data: str | None = None):
         argv = [
-            "curl", "-sS", "--max-time", "30", "-X", method,
-            "--resolve", f"{FQDN}:443:{self.address}", "--resolve", f"{FQDN}:80:{self.address}",
-            "--cacert", str(self.ca_file), "-D", "-", "-o", "-", *args,
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            "-X",
+            method,
+            "--resolve",
+            f"{FQDN}:443:{self.address}",
+            "--resolve",
+            f"{FQDN}:80:{self.address}",
+            "--cacert",
+            str(self.ca_file),
+            "-D",
+            "-",
+            "-o",
+            "-",
+            *args,
         ]
         if auth:
             argv += ["-u", f"{USER}:{PASSWORD}"]
@@ -145,8 +159,26 @@ def test_only_the_front_and_dns_listen_on_the_node_address(node):
 
 def test_php_fpm_has_the_extensions_owncloud_requires(node):
     loaded = set(node.run("php-fpm8.2 -m", check=True).stdout.lower().split())
-    wanted = {"ctype", "curl", "dom", "gd", "iconv", "intl", "json", "mbstring", "pdo_mysql", "posix",
-              "simplexml", "xmlwriter", "zip", "zlib", "redis", "memcached", "apcu", "zend opcache"}
+    wanted = {
+        "ctype",
+        "curl",
+        "dom",
+        "gd",
+        "iconv",
+        "intl",
+        "json",
+        "mbstring",
+        "pdo_mysql",
+        "posix",
+        "simplexml",
+        "xmlwriter",
+        "zip",
+        "zlib",
+        "redis",
+        "memcached",
+        "apcu",
+        "zend opcache",
+    }
     # `php -m` prints "Zend OPcache" on two words.
     loaded |= {"zend opcache"} if "opcache" in loaded else set()
     assert wanted - loaded == set()
@@ -198,10 +230,27 @@ def test_tls_front_speaks_only_tls12_and_tls13_with_the_lab_certificate(node, ca
 def test_a_client_over_the_rate_limit_gets_429(front):
     # 50 r/s with a burst of 100 (example site): 400 requests as fast as curl can send them.
     proc = subprocess.run(
-        ["curl", "-s", "-Z", "--parallel-max", "50", "--max-time", "30",
-         "--resolve", f"{FQDN}:443:{front.address}", "--cacert", str(front.ca_file),
-         "-o", "/dev/null", "-w", "%{http_code}\\n", f"{front.url}/?n=[1-400]"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "curl",
+            "-s",
+            "-Z",
+            "--parallel-max",
+            "50",
+            "--max-time",
+            "30",
+            "--resolve",
+            f"{FQDN}:443:{front.address}",
+            "--cacert",
+            str(front.ca_file),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\\n",
+            f"{front.url}/?n=[1-400]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     codes = proc.stdout.split()
     assert len(codes) == 400
@@ -239,8 +288,9 @@ def test_zone_transfer_needs_the_tsig_key(node):
         dns.zone.from_xfr(dns.query.xfr(node.address, DOMAIN, timeout=5))
     keyring = dns.tsigkeyring.from_text({"fileshare": TSIG_SECRET})
     zone = dns.zone.from_xfr(
-        dns.query.xfr(node.address, DOMAIN, keyring=keyring, keyname="fileshare", keyalgorithm="hmac-sha256",
-                      timeout=5)
+        dns.query.xfr(
+            node.address, DOMAIN, keyring=keyring, keyname="fileshare", keyalgorithm="hmac-sha256", timeout=5
+        )
     )
     assert zone.get_rdataset("files", "A") is not None
 
@@ -278,8 +328,9 @@ def test_webdav_round_trip_with_curl(front, name):
     # Clients send Destination as https://<front>/...: the app server must accept it.
     copy = front.curl("COPY", f"/{name}/a.txt", "-H", f"Destination: {front.url}/{name}/b.txt")
     assert copy.status == 201, copy
-    move = front.curl("MOVE", f"/{name}/b.txt", "-H", f"Destination: {front.url}/{name}/c.txt",
-                      "-H", "Overwrite: F")
+    move = front.curl(
+        "MOVE", f"/{name}/b.txt", "-H", f"Destination: {front.url}/{name}/c.txt", "-H", "Overwrite: F"
+    )
     assert move.status == 201, move
     assert front.curl("GET", f"/{name}/b.txt").status == 404
     assert front.curl("GET", f"/{name}/c.txt").body == "first version\n"
@@ -289,13 +340,25 @@ def test_webdav_round_trip_with_curl(front, name):
 
 def test_dead_property_is_stored_and_read_back(front, name):
     assert front.curl("PUT", f"/{name}.txt", data="with a property\n").status == 201
-    set_prop = front.curl("PROPPATCH", f"/{name}.txt", data=(
-        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-        f"<D:set><D:prop><F:colour>teal-{name}</F:colour></D:prop></D:set></D:propertyupdate>"))
+    set_prop = front.curl(
+        "PROPPATCH",
+        f"/{name}.txt",
+        data=(
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+            f"<D:set><D:prop><F:colour>teal-{name}</F:colour></D:prop></D:set></D:propertyupdate>"
+        ),
+    )
     assert set_prop.status == 207 and "200 OK" in set_prop.body
-    read = front.curl("PROPFIND", f"/{name}.txt", "-H", "Depth: 0", data=(
-        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-        "<D:prop><F:colour/></D:prop></D:propfind>"))
+    read = front.curl(
+        "PROPFIND",
+        f"/{name}.txt",
+        "-H",
+        "Depth: 0",
+        data=(
+            '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+            "<D:prop><F:colour/></D:prop></D:propfind>"
+        ),
+    )
     assert read.status == 207
     assert re.search(rf">teal-{name}</\w+:colour>", read.body), read.body
     assert front.curl("DELETE", f"/{name}.txt").status == 204
@@ -303,17 +366,31 @@ def test_dead_property_is_stored_and_read_back(front, name):
 
 def test_lock_keeps_other_writers_out_until_unlock(front, name):
     assert front.curl("PUT", f"/{name}.txt", data="v1\n").status == 201
-    lock = front.curl("LOCK", f"/{name}.txt", "-H", "Timeout: Second-600", data=(
-        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
-        "<D:locktype><D:write/></D:locktype><D:owner>lab test</D:owner></D:lockinfo>"))
+    lock = front.curl(
+        "LOCK",
+        f"/{name}.txt",
+        "-H",
+        "Timeout: Second-600",
+        data=(
+            '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+            "<D:locktype><D:write/></D:locktype><D:owner>lab test</D:owner></D:lockinfo>"
+        ),
+    )
     assert lock.status == 200, lock
     token = lock.header("lock-token").strip("<>")
     assert token.startswith("opaquelocktoken:")
     assert front.curl("PUT", f"/{name}.txt", data="intruder\n").status == 423
     assert front.curl("DELETE", f"/{name}.txt").status == 423
     assert front.curl("PUT", f"/{name}.txt", "-H", f"If: (<{token}>)", data="v2\n").status == 204
-    discovered = front.curl("PROPFIND", f"/{name}.txt", "-H", "Depth: 0", data=(
-        '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>'))
+    discovered = front.curl(
+        "PROPFIND",
+        f"/{name}.txt",
+        "-H",
+        "Depth: 0",
+        data=(
+            '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>'
+        ),
+    )
     assert token in discovered.body
     assert front.curl("UNLOCK", f"/{name}.txt", "-H", f"Lock-Token: <{token}>").status == 204
     assert front.curl("PUT", f"/{name}.txt", data="v3\n").status == 204
@@ -326,16 +403,21 @@ def cadaver(node):
     """cadaver inside the node (from the apt mirror), trusting the site's lab CA through the system store:
     the Debian build of cadaver (neon on GnuTLS) has no option for a CA file."""
     node.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q cadaver", check=True, timeout=600)
-    node.run("cp /etc/fileshare/pki/lab-ca.crt /usr/local/share/ca-certificates/fileshare-lab-ca.crt"
-             " && update-ca-certificates", check=True)
+    node.run(
+        "cp /etc/fileshare/pki/lab-ca.crt /usr/local/share/ca-certificates/fileshare-lab-ca.crt"
+        " && update-ca-certificates",
+        check=True,
+    )
     netrc = f"machine {node.address}\\nlogin {USER}\\npassword {PASSWORD}\\n"
     node.run(f"mkdir -p /root/cadaver && printf '{netrc}' > /root/cadaver/.netrc", check=True)
     node.run("chmod 600 /root/cadaver/.netrc", check=True)
 
     def session(commands: list[str]) -> str:
         script = "\n".join(commands + ["quit"]) + "\n"
-        proc = node.run(f"cd /root/cadaver && HOME=/root/cadaver timeout 120 cadaver https://{node.address}/ "
-                        f"<<'EOF'\n{script}EOF")
+        proc = node.run(
+            f"cd /root/cadaver && HOME=/root/cadaver timeout 120 cadaver https://{node.address}/ "
+            f"<<'EOF'\n{script}EOF"
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
 
@@ -344,22 +426,24 @@ def cadaver(node):
 
 def test_webdav_round_trip_with_cadaver(node, cadaver, name):
     node.run(f"echo 'cadaver was here' > /root/cadaver/{name}.txt", check=True)
-    out = cadaver([
-        f"mkcol {name}",
-        f"put {name}.txt {name}/up.txt",
-        f"ls {name}",
-        f"propset {name}/up.txt colour amber",
-        f"propget {name}/up.txt colour",
-        f"lock {name}/up.txt",
-        f"discover {name}/up.txt",
-        f"unlock {name}/up.txt",
-        f"copy {name}/up.txt {name}/copy.txt",
-        f"move {name}/copy.txt {name}/moved.txt",
-        f"get {name}/moved.txt {name}.back",
-        f"delete {name}/up.txt",
-        f"delete {name}/moved.txt",
-        f"rmcol {name}",
-    ])
+    out = cadaver(
+        [
+            f"mkcol {name}",
+            f"put {name}.txt {name}/up.txt",
+            f"ls {name}",
+            f"propset {name}/up.txt colour amber",
+            f"propget {name}/up.txt colour",
+            f"lock {name}/up.txt",
+            f"discover {name}/up.txt",
+            f"unlock {name}/up.txt",
+            f"copy {name}/up.txt {name}/copy.txt",
+            f"move {name}/copy.txt {name}/moved.txt",
+            f"get {name}/moved.txt {name}.back",
+            f"delete {name}/up.txt",
+            f"delete {name}/moved.txt",
+            f"rmcol {name}",
+        ]
+    )
     assert "failed" not in out.lower(), out
     assert "Value of colour is: amber" in out
     assert re.search(r"Lock token <opaquelocktoken:[^>]+>", out), out
@@ -405,7 +489,8 @@ def test_health_writes_its_row_in_the_product_database(node, front):
 
 def test_second_orchestration_run_reports_zero_changes(all_in_one_lab):
     report = all_in_one_lab.report("all_in_one")
-    assert report["noop_changes"] == 0, report
+    assert report["lab"] == all_in_one_lab.name, "the report is another lab's"
+    assert report["result"] == "ok" and report["noop_changes"] == 0, report
 
 
 def test_app_and_load_layers_reapplied_change_nothing(all_in_one_lab):

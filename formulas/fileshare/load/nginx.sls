@@ -54,6 +54,17 @@ nginx (TLS front) configuration is valid:
       - x509: The TLS front's certificate is issued by the lab CA
 {%- endif %}
 
+{#- The package starts nginx with its default site on *:80. A reload cannot trade that wildcard socket
+    for <node address>:80 (the kernel refuses the bind while the wildcard listens) and nginx -s reload
+    still exits 0, so the first switch to the managed nginx.conf is a restart. Later changes reload. #}
+nginx (TLS front) takes over its listening addresses:
+  cmd.run:
+    - name: systemctl restart {{ nginx.service }}
+    - onchanges:
+      - file: nginx's main configuration is managed
+    - require:
+      - cmd: nginx (TLS front) configuration is valid
+
 nginx (TLS front) is running and enabled:
   service.running:
     - name: {{ nginx.service }}
@@ -61,9 +72,8 @@ nginx (TLS front) is running and enabled:
     - reload: True
     - require:
       - cmd: nginx (TLS front) configuration is valid
+      - cmd: nginx (TLS front) takes over its listening addresses
     - watch:
-      - pkg: nginx (TLS front) is installed
-      - file: nginx's main configuration is managed
       - file: The TLS front is configured
 {%- if load.own_cert %}
       - file: The site's TLS certificate is installed
