@@ -92,3 +92,24 @@ def test_json_is_found_among_salts_warnings():
     assert cli._json_from('[WARNING] x\n{"a": {"b": 1}}\nunclosed Runner') == {"a": {"b": 1}}
     with pytest.raises(ValueError):
         cli._json_from("nothing here")
+
+
+def test_progress_names_each_job_the_orchestration_starts():
+    line = (
+        'salt/job/1/new\t{"fun": "state.sls", "arg": ["fileshare.db", {"__kwarg__": true, "test": true}],'
+        ' "minions": ["db1", "db2"], "tgt": "db1,db2"}'
+    )
+    assert cli._job_line(line) == "  state.sls fileshare.db on db1,db2"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'salt/job/1/new\t{"fun": "saltutil.find_job", "arg": ["1"], "minions": ["a"]}',
+        'salt/job/1/ret/a\t{"fun": "state.sls", "arg": ["x"]}',
+        "salt/job/1/new\tnot json",
+        "",
+    ],
+)
+def test_progress_skips_polling_returns_and_noise(line):
+    assert cli._job_line(line) is None

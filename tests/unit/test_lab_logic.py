@@ -232,3 +232,23 @@ def test_every_subnet_derived_is_a_valid_private_24():
         net = logic.derive_net(f"l{i}")
         assert logic.check_net(net) == net
         assert ipaddress.ip_network(f"{net}.0/24").is_private
+
+
+def test_wheels_cover_salt_and_the_formulas_salt_extensions_once():
+    reqs = logic.wheel_requirements({"salt_extensions": ["saltext.mysql==1.1.0", "salt==3008.4"]})
+    assert reqs[:4] == logic.SALT_REQUIREMENTS
+    assert reqs.count("salt==3008.4") == 1 and "saltext.mysql==1.1.0" in reqs
+    assert logic.wheel_requirements({}) == logic.SALT_REQUIREMENTS
+
+
+@pytest.mark.parametrize("bad", [{"salt_extensions": "saltext.mysql"}, {"salt_extensions": [1]}])
+def test_malformed_salt_extensions_are_refused(bad):
+    with pytest.raises(LabError, match="salt_extensions"):
+        logic.wheel_requirements(bad)
+
+
+def test_the_repo_defaults_yield_the_wheels_the_formulas_pip_install():
+    from fileshare_lab import host
+
+    reqs = host.wheel_requirements()
+    assert "salt==3008.4" in reqs and len(reqs) == len(set(reqs))

@@ -11,7 +11,9 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -169,15 +171,61 @@ def _json_from(text: str):
     raise ValueError("no JSON")
 
 
+def _job_line(line: str) -> str | None:
+    """A progress line for a job the orchestration starts on nodes (from `state.event` output)."""
+    tag, _, body = line.partition("\t")
+    if not (tag.startswith("salt/job/") and tag.endswith("/new")):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    fun = data.get("fun", "")
+    if (
+        not isinstance(data, dict)
+        or fun in ("saltutil.find_job", "test.ping", "")
+        or fun.startswith("runner.")
+    ):
+        return None
+    args = [a for a in data.get("arg", []) if isinstance(a, str) and "=" not in a]
+    nodes = data.get("minions") or []
+    return f"  {fun} {' '.join(args[:2])} on {','.join(nodes) if nodes else data.get('tgt')}"
+
+
+def _watch_jobs(lab: Lab, t0: float) -> subprocess.Popen:
+    """Print each job the orchestration publishes, with the elapsed time, while it runs."""
+    proc = subprocess.Popen(
+        lab.salt_cmd("salt-run") + ["state.event", "salt/job/*/new", "pretty=False", "--log-level=quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+    def _pump():
+        for line in proc.stdout:
+            text = _job_line(line.rstrip("\n"))
+            if text:
+                say(f"{text} (+{logic.format_seconds(time.monotonic() - t0)})")
+
+    threading.Thread(target=_pump, daemon=True).start()
+    return proc
+
+
 def _orchestrate(lab: Lab, arch: str, label: str) -> tuple[float, dict | list, int]:
     say(f"{label}: salt-run state.orchestrate fileshare.{arch}")
     t = time.monotonic()
-    proc = host.run(
-        lab.salt_cmd("salt-run")
-        + ["state.orchestrate", f"fileshare.{arch}", "--out=json", "--log-level=quiet"],
-        check=False,
-        timeout=3600,
-    )
+    watcher = _watch_jobs(lab, t)
+    try:
+        proc = host.run(
+            lab.salt_cmd("salt-run")
+            + ["state.orchestrate", f"fileshare.{arch}", "--out=json", "--log-level=quiet"],
+            check=False,
+            timeout=3600,
+        )
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)
     seconds = time.monotonic() - t
     try:
         out = _json_from(proc.stdout)
