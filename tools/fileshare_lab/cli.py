@@ -427,14 +427,16 @@ def main(argv: list[str] | None = None) -> int:
         if command in NODE_COMMANDS:
             lab.node(rest[0])
         _need_root()
-        if command == "up":
-            return cmd_up(lab, rest[0])
-        if command == "converge":
-            return cmd_converge(lab, rest[0])
+        if command in ("up", "converge", "down"):
+            # One changing command per lab at a time; other labs go on in parallel.
+            with host.flock(f"{lab.paths['locks']}/lab-{lab.name}.lock", f"{command} of lab {lab.name}"):
+                if command == "up":
+                    return cmd_up(lab, rest[0])
+                if command == "converge":
+                    return cmd_converge(lab, rest[0])
+                return cmd_down(lab)
         if command == "status":
             return cmd_status(lab)
-        if command == "down":
-            return cmd_down(lab)
         if command in ("shell", "run"):
             return cmd_exec(lab, command, rest)
         return cmd_fault(lab, command, rest[0])

@@ -61,7 +61,7 @@ def flock(path: str, what: str):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say(f"waiting for another lab to finish the {what}")
+            say(f"waiting: another fileshare-lab process holds the {what}")
             fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
