@@ -90,9 +90,10 @@ class Front:
 
 class Response:
     def __init__(self, raw: str):
-        # With -D - and redirects not followed there is one header block, then the body.
-        head, _, self.body = raw.partition("\r\n\r\n")
-        lines = head.split("\r\n")
+        # With -D - and redirects not followed there is one header block, then the body (text mode has
+        # already turned CRLF into LF).
+        head, _, self.body = raw.partition("\n\n")
+        lines = head.split("\n")
         self.status = int(lines[0].split()[1])
         self.headers: dict[str, list[str]] = {}
         for line in lines[1:]:
@@ -480,7 +481,7 @@ def test_health_is_503_naming_the_database_while_mariadb_is_stopped(node, front,
 
 def test_health_writes_its_row_in_the_product_database(node, front):
     assert _health(front)[0] == 200
-    out = node.run("mysql -N -e 'SELECT node FROM fileshare.fileshare_health'", check=True).stdout
+    out = node.run("HOME=/root mysql -N -e 'SELECT node FROM fileshare.fileshare_health'", check=True).stdout
     assert NODE in out.split()
 
 
