@@ -24,7 +24,7 @@ def dns(spare_lab):
     spare_lab.salt("*", "saltutil.sync_all")
     pillar = json.dumps({"bind9_test": {"zone": ZONE, "primary": "node1", "secondary": "node2"}})
     out = spare_lab.salt_json(
-        "*", "state.apply", "tests.lab.files.bind9_pair", f"pillar={pillar}", timeout=900
+        "*", "state.apply", "tests.lab.files.bind9_pair", f"pillar={pillar}", "-t", "900", timeout=900
     )
     for node in ("node1", "node2", "node3"):
         assert isinstance(out.get(node), dict), out
