@@ -117,8 +117,9 @@ def test_front_certificate_comes_from_a_lab_ca_made_with_x509(renderer, os_name)
 
 
 def test_front_certificate_from_pillar_replaces_the_lab_ca(renderer):
-    own = {"load": {"tls": {"cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
-                            "key": "-----BEGIN PRIVATE KEY-----\nsecretkeymaterial\n-----END PRIVATE KEY-----"}}}
+    cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    key = "-----BEGIN PRIVATE KEY-----\nsecretkeymaterial\n-----END PRIVATE KEY-----"
+    own = {"load": {"tls": {"cert": cert, "key": key}}}
     result = show(renderer, "debian-12", "aio1", "fileshare.load", pillar=own)
     assert not states(result, "x509.certificate_managed")
     key = states(result, "file.managed")["The site's TLS private key is installed"]
