@@ -103,6 +103,12 @@ def health(view, allow_donor=False):
     The clustercheck answer for one node: ``(available, reason)``. Available only when the node
     is in the Primary component, ready and Synced; Donor/Desynced only when ``allow_donor`` (a
     donor serving an rsync SST blocks writes, so load balancers normally skip it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.health "$(salt-call --out=json galera.status | jq .local)" allow_donor=True
     """
     if not view:
         return False, "MariaDB does not answer"
@@ -164,6 +170,12 @@ def keeps_primary(size, leaving=1):
     with equal weights: a component is Primary only with more than half of the last Primary's
     weight). We require this even for a clean shutdown: should the departure turn out to be a
     crash, the rest must still hold Primary.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.keeps_primary 4 2
     """
     return 2 * (int(size) - int(leaving)) > int(size)
 
@@ -218,7 +230,15 @@ def parse_grastate(text):
 
 
 def set_safe_to_bootstrap(text, value=True):
-    """grastate.dat text with ``safe_to_bootstrap`` set (added if the file lacks it)."""
+    """
+    grastate.dat text with ``safe_to_bootstrap`` set (added if the file lacks it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.set_safe_to_bootstrap "$(cat /var/lib/mysql/grastate.dat)"
+    """
     line = f"safe_to_bootstrap: {1 if value else 0}"
     if re.search(r"^safe_to_bootstrap:.*$", text, flags=re.M):
         return re.sub(r"^safe_to_bootstrap:.*$", line, text, flags=re.M)
@@ -301,7 +321,15 @@ def choose_bootstrap(positions):
 
 
 def members(nodes):
-    """``(data_nodes, arbitrators)`` by name from the pillar's ``fileshare:nodes`` list."""
+    """
+    ``(data_nodes, arbitrators)`` by name from the pillar's ``fileshare:nodes`` list.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call galera.members '[{name: db1, roles: [db]}, {name: arb1, roles: [arbitrator]}]'
+    """
     data = [n["name"] for n in nodes or [] if "db" in n.get("roles", [])]
     arbs = [n["name"] for n in nodes or [] if "arbitrator" in n.get("roles", []) and n["name"] not in data]
     return data, arbs
