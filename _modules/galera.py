@@ -504,6 +504,8 @@ def recover_position(**connection_args):
         salt -G 'roles:db' galera.recover_position
     """
     view = status(**connection_args)
+    if view and not view.get("wsrep"):
+        raise CommandExecutionError("MariaDB runs here without wsrep: it is not a Galera node now")
     if view.get("wsrep"):
         return {"uuid": view["local_state_uuid"], "seqno": view["last_committed"], "safe_to_bootstrap": False,
                 "running": True, "cluster_status": view["cluster_status"], "source": "running server"}

@@ -149,7 +149,7 @@ def record_absent(name, zone, rdtype, data=None, server="127.0.0.1", keyname=Non
         return ret
     gone = [h for h in have if want is None or h == want]
     if not gone:
-        ret["comment"] = f"{fqdn} {rdtype} {data or ''} is absent".replace("  ", " ")
+        ret["comment"] = " ".join(str(p) for p in (fqdn, rdtype, want) if p) + " is absent"
         return ret
     ret["changes"] = {"records": {"added": [], "removed": [f"{fqdn} {rdtype} {g}" for g in gone]}}
     if __opts__.get("test"):

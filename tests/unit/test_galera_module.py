@@ -140,6 +140,13 @@ def test_position_of_a_running_node_is_its_last_committed(minion):
                                          "source": "running server"}
 
 
+def test_a_server_running_without_wsrep_is_never_recovered_beside(minion):
+    minion.status = {"Uptime": "5"}
+    with pytest.raises(galera.CommandExecutionError, match="without wsrep"):
+        galera.recover_position()
+    assert minion.commands == []
+
+
 def test_position_of_a_cleanly_stopped_node_is_in_grastate(minion):
     minion.status = {}
     (minion.datadir / "grastate.dat").write_text(GRASTATE.replace("-1", "77"))
