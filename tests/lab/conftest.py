@@ -99,34 +99,53 @@ class Node:
 
 
 class Lab:
-    def __init__(self, name: str):
+    def __init__(self, name: str, config=None):
         self.name = name
         self.deployed: str | None = None
+        self.capture = config.pluginmanager.getplugin("capturemanager") if config else None
+
+    def _show(self, text: str) -> None:
+        """Progress straight to the terminal, past pytest's output capture."""
+        if self.capture is None:
+            sys.stderr.write(text)
+            return
+        with self.capture.global_and_fixture_disabled():
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
     @property
     def handle(self) -> labhost.Lab:
         return labhost.Lab(self.name)
 
-    def tool(self, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [TOOL, "--lab", self.name, *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        if check and proc.returncode != 0:
-            pytest.fail(
-                f"fileshare-lab {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    def tool(self, *args: str, check: bool = True, timeout: float = 3600, stream: bool = False):
+        """Run fileshare-lab on this lab; stream=True also shows its progress lines on the terminal."""
+        argv = [TOOL, "--lab", self.name, *args]
+        if stream:
+            lines = []
+            with subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
+            ) as proc:
+                for line in proc.stdout:
+                    lines.append(line)
+                    self._show(f"[lab {self.name}] {line}")
+                proc.wait(timeout=timeout)
+            result = subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
+        else:
+            result = subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
             )
-        return proc
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"fileshare-lab {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
 
     def up(self, arch: str) -> None:
         self.deployed = None
-        self.tool("up", arch)
+        self.tool("up", arch, stream=True)
 
     def converge(self, arch: str) -> dict:
-        self.tool("converge", arch)
+        self.tool("converge", arch, stream=True)
         self.deployed = arch
         return self.report(arch)
 
@@ -193,8 +212,8 @@ def lab_name(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def lab(lab_name) -> Lab:
-    return Lab(lab_name)
+def lab(lab_name, pytestconfig) -> Lab:
+    return Lab(lab_name, pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -226,8 +245,8 @@ def full_ha_lab(deploy) -> Lab:
 
 
 @pytest.fixture(scope="session")
-def spare_lab(lab_name):
+def spare_lab(lab_name, pytestconfig):
     """A second lab beside the main one, for tests that break nodes; taken down at the end."""
-    spare = Lab(lab_name[:19] + "x")
+    spare = Lab(lab_name[:19] + "x", pytestconfig)
     yield spare
     spare.down()
