@@ -145,6 +145,9 @@ def cmd_up(lab: Lab, arch: str) -> int:
     timings["keys_and_ping"] = time.monotonic() - t
     say(f"all {len(made)} minion(s) answer test.ping ({logic.format_seconds(timings['keys_and_ping'])})")
     total = time.monotonic() - t0
+    lab.save(
+        {**lab.saved, "up_seconds": round(total, 2), "up_steps": {k: round(v, 2) for k, v in timings.items()}}
+    )
     print(
         f"\nlab {lab.name} is up: {arch} in {logic.format_seconds(total)} "
         f"({', '.join(f'{k} {logic.format_seconds(v)}' for k, v in timings.items())})"
@@ -279,6 +282,7 @@ def cmd_converge(lab: Lab, arch: str) -> int:
         "noop_seconds": None,
         "noop_changes": None,
         "service": saved.get("service"),
+        "up_seconds": saved.get("up_seconds"),
         "steps": steps,
     }
     failed = not isinstance(out, dict) or bool(logic.failures(out))
