@@ -112,8 +112,7 @@ def cmd_up(lab: Lab, arch: str) -> int:
     t = time.monotonic()
     host.stop_master(lab)
     old = host.containers(lab)
-    for cname in old:
-        host.destroy_container(lab, cname)
+    host.destroy_containers(lab, old)
     if old:
         say(f"destroyed old containers: {', '.join(old)}")
     timings["cleanup"] = time.monotonic() - t
@@ -357,9 +356,10 @@ def cmd_status(lab: Lab) -> int:
 
 
 def cmd_down(lab: Lab) -> int:
-    for cname in host.containers(lab):
-        host.destroy_container(lab, cname)
-        say(f"destroyed {cname}")
+    gone = host.containers(lab)
+    host.destroy_containers(lab, gone)
+    if gone:
+        say(f"destroyed {', '.join(gone)}")
     host.stop_master(lab)
     host.stop_mirror(lab)
     host.delete_bridge(lab)

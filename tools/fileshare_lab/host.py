@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -506,6 +507,20 @@ def ensure_base(paths: dict) -> None:
             fh.write("\n# fileshare-lab\n" + logic.render_base_mounts(paths["wheels"]))
         write(marker, f"{logic.BASE_NAME} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         say(f"base image built in {logic.format_seconds(time.monotonic() - t)}")
+        prune_old_bases(paths)
+
+
+def prune_old_bases(paths: dict) -> None:
+    """Destroy bases of older recipes once no node of any lab is an overlay clone of them."""
+    bpath = paths["base_lxcpath"]
+    configs = Path(paths["home"]).glob("*/lxc/*/config")
+    used = " ".join(c.read_text(errors="replace") for c in configs)
+    for old in sorted(os.listdir(bpath)):
+        if old == logic.BASE_NAME or f"{bpath}/{old}/rootfs" in used:
+            continue
+        run(["lxc-destroy", "-P", bpath, "-n", old], check=False, timeout=300)
+        shutil.rmtree(f"{bpath}/{old}", ignore_errors=True)
+        say(f"removed old base image {old} (no node uses it)")
 
 
 def _umount_under(path: str) -> None:
@@ -603,6 +618,12 @@ def destroy_container(lab: Lab, cname: str) -> None:
     if proc.returncode != 0 or os.path.exists(f"{path}/{cname}"):
         _umount_under(f"{path}/{cname}")
         shutil.rmtree(f"{path}/{cname}", ignore_errors=True)
+
+
+def destroy_containers(lab: Lab, names: list[str]) -> None:
+    """Stop and destroy in parallel: deleting a converged node's overlay takes seconds of disk time."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda c: destroy_container(lab, c), names))
 
 
 def create_node(lab: Lab, node: dict, nodes: list[dict], domain: str) -> dict:
