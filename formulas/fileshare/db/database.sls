@@ -17,7 +17,7 @@ the {{ db.name }} database exists in utf8mb4:
     - collate: utf8mb4_general_ci
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - mysql_user: MariaDB root has the site's password
+      - file: root's MariaDB client credentials are in place
 
 {%- for host in fileshare.app_hosts %}
 
@@ -28,7 +28,7 @@ the {{ db.user }} user can log in from {{ host }}:
     - password: {{ secrets.get('db_password', '') | json }}
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - mysql_user: MariaDB root has the site's password
+      - file: root's MariaDB client credentials are in place
 
 the {{ db.user }} user from {{ host }} has all rights on {{ db.name }} only:
   mysql_grants.present:

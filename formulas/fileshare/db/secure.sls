@@ -15,21 +15,6 @@
 include:
   - {{ sls_mariadb }}
 
-# Written before root has a password: the first connection still gets in through Debian's
-# unix_socket login (OS root), later ones with the password.
-root's MariaDB client credentials are in place:
-  file.managed:
-    - name: {{ mariadb.root_cnf }}
-    - source: {{ files_switch(['root.my.cnf.jinja'], lookup='mariadb-root-cnf') }}
-    - template: jinja
-    - user: root
-    - group: root
-    - mode: '0600'
-    - show_changes: False
-    - context:
-        password_key: db_root_password
-        socket: {{ mariadb.socket | json }}
-
 {%- if mariadb.get('debian_cnf') %}
 
 Debian's maintenance scripts log in with root's credentials:
@@ -42,21 +27,40 @@ Debian's maintenance scripts log in with root's credentials:
     - mode: '0600'
     - show_changes: False
     - require:
-      - pkg: MariaDB server is installed
+      - mysql_user: MariaDB root has the site's password
     - context:
         password_key: db_root_password
         socket: {{ mariadb.socket | json }}
 {%- endif %}
 
+# Connects with root's my.cnf when it exists (the current password), else as OS root over the socket
+# (Debian's unix_socket login on a fresh server). The password is set before my.cnf is rewritten, so
+# changing db_root_password in pillar rotates it instead of locking Salt out.
 MariaDB root has the site's password:
   mysql_user.present:
     - name: root
     - host: localhost
     - password: {{ secrets.get('db_root_password', '') | json }}
     - connection_default_file: {{ mariadb.root_cnf }}
+    - connection_user: root
+    - connection_unix_socket: {{ mariadb.socket }}
     - require:
       - service: MariaDB is running and enabled
-      - file: root's MariaDB client credentials are in place
+
+root's MariaDB client credentials are in place:
+  file.managed:
+    - name: {{ mariadb.root_cnf }}
+    - source: {{ files_switch(['root.my.cnf.jinja'], lookup='mariadb-root-cnf') }}
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - mysql_user: MariaDB root has the site's password
+    - context:
+        password_key: db_root_password
+        socket: {{ mariadb.socket | json }}
 
 {%- for host in remote_hosts %}
 
@@ -66,7 +70,7 @@ MariaDB root cannot log in from {{ host }}:
     - host: {{ host | json }}
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - mysql_user: MariaDB root has the site's password
+      - file: root's MariaDB client credentials are in place
 {%- endfor %}
 
 {%- for host in ['localhost'] + remote_hosts[3:] %}
@@ -77,7 +81,7 @@ MariaDB has no anonymous user at {{ host }}:
     - host: {{ host | json }}
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - mysql_user: MariaDB root has the site's password
+      - file: root's MariaDB client credentials are in place
 {%- endfor %}
 
 MariaDB has no test database:
@@ -85,4 +89,4 @@ MariaDB has no test database:
     - name: test
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - mysql_user: MariaDB root has the site's password
+      - file: root's MariaDB client credentials are in place
