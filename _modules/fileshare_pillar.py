@@ -308,6 +308,18 @@ SCHEMA = {
         },
         # Free-form overrides merged over the OS map (template-formula's `lookup`).
         "lookup": {"type": "object"},
+        # Per-site template overrides (TOFS, see formulas/fileshare/libtofs.jinja).
+        "tofs": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "files_switch": {"type": "array", "items": {"type": "string"}},
+                "source_files": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
     },
     "allOf": [
         _product_needs_artifact("owncloud"),
