@@ -27,7 +27,8 @@ pillar is valid for the site:
     - name: fileshare
     - failhard: True
 
-# Nodes run the suite's own state modules (bind9, galera ...) in the steps below.
+# Nodes get what the steps below run: the Salt extensions (mysql_* states, from the site's Python
+# mirror) and the suite's own modules (bind9, galera ...).
 the suite's modules are synced to every node:
   salt.state:
     - tgt: {{ targets() | json }}
