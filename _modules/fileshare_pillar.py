@@ -443,6 +443,7 @@ def address_problems(data):
             found.append({"key": key, "reason": f"{text} is the network or broadcast address of {where}"})
 
     inside("fileshare:vip:address", data["vip"]["address"])
+    vip_sound = not found
     names, addresses = {}, {}
     for index, node in enumerate(data["nodes"]):
         inside(f"fileshare:nodes:{index}:address", node["address"])
@@ -467,7 +468,7 @@ def address_problems(data):
     vip = data["vip"]["address"]
     if data["architecture"] == "all_in_one":
         # No VRRP on one node: users reach the node itself, so the VIP must be its address.
-        if len(data["nodes"]) == 1 and vip != data["nodes"][0]["address"]:
+        if vip_sound and len(data["nodes"]) == 1 and vip != data["nodes"][0]["address"]:
             found.append(
                 {
                     "key": "fileshare:vip:address",

@@ -208,6 +208,13 @@ BAD = [
         "10.9.9.9 is outside fileshare:network:subnet 10.77.0.0/24",
     ),
     (
+        "all_in_one_vip_outside_subnet",
+        "all_in_one",
+        _set(["vip", "address"], "10.9.9.9"),
+        "fileshare:vip:address",
+        "10.9.9.9 is outside fileshare:network:subnet 10.77.0.0/24",
+    ),
+    (
         "node_outside_subnet",
         "full_ha",
         _set(["nodes", 4, "address"], "192.168.1.10"),
