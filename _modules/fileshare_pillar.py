@@ -50,6 +50,17 @@ def _port():
     return {"type": "integer", "minimum": 1, "maximum": 65535}
 
 
+def _networks():
+    return {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$",
+            "x-reason": "must be an IPv4 address or network",
+        },
+    }
+
+
 def _product_needs_artifact(product):
     return {
         "if": {"properties": {"product": {"const": product}}, "required": ["product"]},
@@ -179,7 +190,38 @@ SCHEMA = {
             "properties": {
                 "tls": {
                     "type": "object",
-                    "properties": {"lab_ca": {"type": "boolean"}},
+                    "properties": {
+                        "lab_ca": {"type": "boolean"},
+                        # PEM certificate chain and key; the key is a secret (never echoed).
+                        "cert": {"type": "string"},
+                        "key": {"type": "string"},
+                    },
+                },
+                "acl": {
+                    "type": "object",
+                    "properties": {
+                        "admin_paths": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "pattern": "^/",
+                                "x-reason": "must be a URL path (/...)",
+                            },
+                        },
+                        "admin_sources": _networks(),
+                        "allowed_sources": _networks(),
+                    },
+                },
+                "keepalived": {
+                    "type": "object",
+                    "properties": {
+                        "advert_int": {"type": "integer", "minimum": 1, "maximum": 255},
+                        "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
+                        "priorities": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 254},
+                        },
+                    },
                 },
                 "rate_limit": {
                     "type": "object",
@@ -188,19 +230,7 @@ SCHEMA = {
                         "burst": {"type": "integer", "minimum": 0},
                     },
                 },
-                "dns": {
-                    "type": "object",
-                    "properties": {
-                        "recursion_allowed": {
-                            "type": "array",
-                            "items": {
-                                "type": "string",
-                                "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$",
-                                "x-reason": "must be an IPv4 address or network",
-                            },
-                        }
-                    },
-                },
+                "dns": {"type": "object", "properties": {"recursion_allowed": _networks()}},
             },
         },
         "app": {
@@ -325,6 +355,21 @@ SCHEMA = {
         _product_needs_artifact("owncloud"),
         _product_needs_artifact("seafile"),
         {
+            # The load nodes of mini_ha and full_ha share the VIP by VRRP, authenticated.
+            "if": {
+                "properties": {"architecture": {"enum": ["mini_ha", "full_ha"]}},
+                "required": ["architecture"],
+            },
+            "then": {
+                "properties": {
+                    "secrets": {
+                        "required": ["vrrp_password"],
+                        "x-reason": "mini_ha and full_ha need the VRRP password of the load nodes here",
+                    }
+                }
+            },
+        },
+        {
             "if": {"properties": {"product": {"const": "webdav"}}, "required": ["product"]},
             "then": {
                 "properties": {
@@ -354,7 +399,7 @@ def _key(path):
 
 
 def _is_secret(path):
-    return bool(path) and path[0] == "secrets"
+    return bool(path) and (path[0] == "secrets" or list(path[:3]) == ["load", "tls", "key"])
 
 
 def _got(instance):

@@ -314,6 +314,27 @@ BAD = [
         "64 lower-case hex",
     ),
     (
+        "ha_without_vrrp_password",
+        "full_ha",
+        _delete(["secrets", "vrrp_password"]),
+        "fileshare:secrets:vrrp_password",
+        "VRRP password",
+    ),
+    (
+        "tls_key_not_a_string",
+        "all_in_one",
+        _set(["load", "tls", "key"], ["-----BEGIN PRIVATE KEY-----"]),
+        "fileshare:load:tls:key",
+        "must be a string, got a list",
+    ),
+    (
+        "admin_source_not_a_network",
+        "mini_ha",
+        _set(["load", "acl", "admin_sources"], ["everyone"]),
+        "fileshare:load:acl:admin_sources:0",
+        "IPv4 address or network",
+    ),
+    (
         "mirror_not_a_url",
         "all_in_one",
         _set(["mirrors", "apt"], "ftp://mirror/debian"),
