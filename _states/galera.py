@@ -51,7 +51,7 @@ def _start(ret, changes, would, action, done, failed, timeout):
     return ret
 
 
-def bootstrapped(name, node=None, timeout=120):
+def bootstrapped(name, node=None, timeout=120, service="mariadb"):
     """
     A Primary component exists, started here if this minion is NODE (default: this minion) and no
     Primary runs yet. On any other minion the state only reports. Refuses (never guesses) as
@@ -61,6 +61,9 @@ def bootstrapped(name, node=None, timeout=120):
         The cluster's name (for the output).
     node
         The one minion allowed to bootstrap; pick it with the ``galera.recover`` runner after an outage.
+
+    When another member's health responder reports a Primary component (this node was rebuilt or
+    restarted while the others ran on), SERVICE is started instead: the node joins, never bootstraps.
     """
     ret = _ret(name)
     me = __grains__["id"]
@@ -75,6 +78,19 @@ def bootstrapped(name, node=None, timeout=120):
         ret.update(result=False, comment=f"MariaDB runs on {me} but is not Primary "
                                          f"({view.get('cluster_status', 'wsrep off')}): not bootstrapping")
         return ret
+    running = sorted(peer for peer, peer_view in __salt__["galera.views"](True).items()
+                     if peer != me and peer_view.get("cluster_status") == "Primary")
+    if running:
+        # This node was rebuilt or restarted while the others kept the cluster: it joins (IST/SST),
+        # a second bootstrap would split the cluster in two.
+        def start():
+            if not __salt__["service.start"](service):
+                raise RuntimeError(f"service {service} did not start")
+
+        return _start(ret, {"joined": {"old": None, "new": me}},
+                      f"{service} would be started on {me} to join {name} (Primary on {', '.join(running)})",
+                      start, f"{me} joined {name} (Primary on {', '.join(running)})",
+                      f"{me} did not join {name}", timeout)
     return _start(ret, {"bootstrapped": {"old": None, "new": me}}, f"{name} would be bootstrapped on {me}",
                   __salt__["galera.bootstrap"], f"{name} bootstrapped on {me}",
                   f"{name} not bootstrapped on {me}", timeout)

@@ -13,6 +13,7 @@ class Node:
         self.view = galera.parse_status(raw())
         self.calls = []
         self.wait_error = None
+        self.peers = {}
 
     def salt(self):
         def wait(state, timeout=120, interval=2):
@@ -33,7 +34,8 @@ class Node:
             return galera.verdict({"db1": self.view}, expected or 3)
 
         return {"galera.status": lambda: self.view, "galera.wait": wait, "galera.bootstrap": bootstrap,
-                "service.start": start, "galera.quorum": quorum}
+                "service.start": start, "galera.quorum": quorum,
+                "galera.views": lambda peers=True: dict(self.peers, db1=self.view)}
 
 
 @pytest.fixture
@@ -80,6 +82,14 @@ def test_bootstrapped_starts_the_chosen_node_and_waits_for_synced(node):
     ret = galera_state.bootstrapped("fileshare", node="db1")
     assert ret["result"] is True and node.calls == ["bootstrap", "wait"]
     assert ret["changes"] == {"bootstrapped": {"old": None, "new": "db1"}}
+
+
+def test_bootstrapped_joins_when_a_peer_runs_the_primary_component(node):
+    node.view = {}
+    node.peers = {"db2": galera.parse_status(raw()), "db3": {}}
+    ret = galera_state.bootstrapped("fileshare", node="db1")
+    assert ret["result"] is True and node.calls == ["start mariadb", "wait"]
+    assert ret["changes"] == {"joined": {"old": None, "new": "db1"}} and "Primary on db2" in ret["comment"]
 
 
 def test_bootstrapped_under_test_predicts(node, opts):

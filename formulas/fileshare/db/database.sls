@@ -18,6 +18,7 @@ the {{ db.name }} database exists in utf8mb4:
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
       - file: root's MariaDB client credentials are in place
+      - mysql_user: MariaDB root has the site's password
 
 {%- for host in fileshare.app_hosts %}
 
@@ -29,6 +30,7 @@ the {{ db.user }} user can log in from {{ host }}:
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
       - file: root's MariaDB client credentials are in place
+      - mysql_user: MariaDB root has the site's password
 
 the {{ db.user }} user from {{ host }} has all rights on {{ db.name }} only:
   mysql_grants.present:

@@ -2,8 +2,17 @@
     root's 0600 my.cnf, which every mysql_* state here connects with), no anonymous users, no root from
     other hosts, no test database. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- set sls_mariadb = tplroot ~ '.db.mariadb' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{#- The server this secures: standalone (all_in_one) or a Galera member (HA). On Galera root's password
+    is the cluster's (replicated): root's my.cnf is written before the server starts, so a joining
+    member, whose socket login the replicated password replaced, is reached with it. #}
+{%- if fileshare.single_host %}
+{%-   set sls_mariadb = tplroot ~ '.db.mariadb' %}
+{%-   set server_ready = {'service': 'MariaDB is running and enabled'} %}
+{%- else %}
+{%-   set sls_mariadb = tplroot ~ '.db.galera' %}
+{%-   set server_ready = {'galera': 'This node is Synced in the Galera cluster'} %}
+{%- endif %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set mariadb = fileshare.mariadb %}
 {%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
@@ -45,7 +54,7 @@ MariaDB root has the site's password:
     - connection_user: root
     - connection_unix_socket: {{ mariadb.socket }}
     - require:
-      - service: MariaDB is running and enabled
+      - {{ server_ready | json }}
 
 root's MariaDB client credentials are in place:
   file.managed:
@@ -56,8 +65,10 @@ root's MariaDB client credentials are in place:
     - group: root
     - mode: '0600'
     - show_changes: False
+{%- if fileshare.single_host %}
     - require:
       - mysql_user: MariaDB root has the site's password
+{%- endif %}
     - context:
         password_key: db_root_password
         socket: {{ mariadb.socket | json }}
@@ -71,6 +82,7 @@ MariaDB root cannot log in from {{ host }}:
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
       - file: root's MariaDB client credentials are in place
+      - mysql_user: MariaDB root has the site's password
 {%- endfor %}
 
 {%- for host in ['localhost'] + remote_hosts[3:] %}
@@ -82,6 +94,7 @@ MariaDB has no anonymous user at {{ host }}:
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
       - file: root's MariaDB client credentials are in place
+      - mysql_user: MariaDB root has the site's password
 {%- endfor %}
 
 MariaDB has no test database:
@@ -90,3 +103,4 @@ MariaDB has no test database:
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
       - file: root's MariaDB client credentials are in place
+      - mysql_user: MariaDB root has the site's password

@@ -1,11 +1,23 @@
 {#- Redis with a password from the site's secrets; its configuration holds that password, so it is
-    readable only by Redis (0640) and never shown in state output. -#}
+    readable only by Redis (0640) and never shown in state output.
+    HA architectures: Salt manages the settings in their own file (redis:ha_config), and the main
+    config, which includes it, is seeded once (replicaof the master Sentinel reports, else the first
+    intermediate node) and then belongs to Redis and Sentinel, which rewrite it on failover. So a state
+    run after a failover changes nothing and never points a replica back at the old master. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set redis = fileshare.redis %}
 {%- set settings = fileshare.intermediate.redis %}
 {%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
+{%- set ha = not fileshare.single_host %}
+{#- Redis makes its outgoing connections (replication, Sentinel links) from the FIRST bind address:
+    on HA that must be the node's own address, not loopback. #}
+{%- set listen = fileshare.private_listen | reverse | list if ha else fileshare.private_listen %}
+{%- set masters = [] %}
+{%- for entry in fileshare.nodes if 'intermediate' in entry.get('roles', []) %}
+{%-   do masters.append(entry.address) %}
+{%- endfor %}
 
 Redis is installed:
   pkg.installed:
@@ -13,7 +25,7 @@ Redis is installed:
 
 Redis configuration is managed:
   file.managed:
-    - name: {{ redis.config }}
+    - name: {{ redis.ha_config if ha else redis.config }}
     - source: {{ files_switch(['redis.conf.jinja'], lookup='redis-config') }}
     - template: jinja
     - user: {{ redis.user }}
@@ -23,7 +35,8 @@ Redis configuration is managed:
     - require:
       - pkg: Redis is installed
     - context:
-        listen: {{ fileshare.private_listen | json }}
+        listen: {{ listen | json }}
+        masterauth: {{ ha | json }}
         port: {{ settings.port }}
         password_key: redis_password
         maxmemory_mb: {{ settings.maxmemory_mb }}
@@ -31,9 +44,29 @@ Redis configuration is managed:
         logfile: {{ redis.logfile | json }}
         data_dir: {{ redis.data_dir | json }}
 
+{%- if ha %}
+
+Redis main config is seeded (then Redis and Sentinel own it):
+  fileshare_redis.seeded:
+    - name: {{ redis.config }}
+    - kind: redis
+    - address: {{ fileshare.node.address }}
+    - initial_master: {{ (masters or [fileshare.node.address]) | first }}
+    - port: {{ settings.port }}
+    - sentinel_port: {{ fileshare.sentinel.port }}
+    - lines: ['include {{ redis.ha_config }}']
+    - user: {{ redis.user }}
+    - group: {{ redis.group }}
+    - require:
+      - pkg: Redis is installed
+{%- endif %}
+
 Redis is running and enabled:
   service.running:
     - name: {{ redis.service }}
     - enable: True
     - watch:
       - file: Redis configuration is managed
+{%- if ha %}
+      - fileshare_redis: Redis main config is seeded (then Redis and Sentinel own it)
+{%- endif %}

@@ -1,0 +1,66 @@
+{#- Redis Sentinel on every intermediate node (HA architectures): watches the Redis master, quorum 2
+    by default, and promotes a replica when the master is gone. Its config file is seeded once (the
+    master the running Sentinels report, else the first intermediate node) and then rewritten by
+    Sentinel itself (known peers and replicas, failovers): Salt never rewrites it afterwards. It holds
+    the Redis password (auth-pass): mode 0640, owner redis, never shown in state output. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- set sls_redis = tplroot ~ '.intermediate.redis' %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- set redis = fileshare.redis %}
+{%- set sentinel = fileshare.sentinel %}
+{%- set settings = salt['slsutil.merge']({
+      'master_name': 'fileshare',
+      'quorum': 2,
+      'down_after_ms': 5000,
+      'failover_timeout_ms': 60000,
+    }, fileshare.intermediate.get('sentinel', {})) %}
+{%- set masters = [] %}
+{%- for entry in fileshare.nodes if 'intermediate' in entry.get('roles', []) %}
+{%-   do masters.append(entry.address) %}
+{%- endfor %}
+
+include:
+  - {{ sls_redis }}
+
+{%- if sentinel.pkgs %}
+
+Redis Sentinel is installed:
+  pkg.installed:
+    - pkgs: {{ sentinel.pkgs | json }}
+    - require_in:
+      - fileshare_redis: Sentinel config is seeded (then Sentinel owns it)
+{%- endif %}
+
+Sentinel config is seeded (then Sentinel owns it):
+  fileshare_redis.seeded:
+    - name: {{ sentinel.config }}
+    - kind: sentinel
+    - address: {{ fileshare.node.address }}
+    - initial_master: {{ (masters or [fileshare.node.address]) | first }}
+    - master_name: {{ settings.master_name }}
+    - port: {{ fileshare.intermediate.redis.port }}
+    - sentinel_port: {{ sentinel.port }}
+    - quorum: {{ settings.quorum }}
+    - user: {{ redis.user }}
+    - group: {{ redis.group }}
+    - lines:
+      - port {{ sentinel.port }}
+      # The node's own address first: Sentinel connects out from its first bind address.
+      - bind {{ fileshare.private_listen | reverse | join(' ') }}
+      - daemonize no
+      - pidfile {{ sentinel.pidfile }}
+      - logfile {{ sentinel.logfile }}
+      - dir {{ sentinel.data_dir }}
+    - after:
+      - sentinel down-after-milliseconds {{ settings.master_name }} {{ settings.down_after_ms }}
+      - sentinel failover-timeout {{ settings.master_name }} {{ settings.failover_timeout_ms }}
+      - sentinel parallel-syncs {{ settings.master_name }} 1
+    - require:
+      - service: Redis is running and enabled
+
+Redis Sentinel is running and enabled:
+  service.running:
+    - name: {{ sentinel.service }}
+    - enable: True
+    - watch:
+      - fileshare_redis: Sentinel config is seeded (then Sentinel owns it)
