@@ -232,7 +232,9 @@ def _own_states(high, sls):
     return {
         state_id: chunk
         for state_id, chunk in high.items()
-        if chunk.get("__sls__") == sls or str(chunk.get("__sls__", "")).startswith(sls + ".")
+        # `__extend__` (a list) is not a state.
+        if isinstance(chunk, dict)
+        and (chunk.get("__sls__") == sls or str(chunk.get("__sls__", "")).startswith(sls + "."))
     }
 
 

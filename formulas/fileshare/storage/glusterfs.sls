@@ -1,6 +1,6 @@
-{#- Seam for the HA architectures: the GlusterFS server on storage nodes, ready for a replica-3 volume.
-    Peering, the volume and the clients' mount of fileshare:app:data_dir come with mini_ha/full_ha; the
-    layers after storage only rely on the data directory existing and being writable by the web user. -#}
+{#- The GlusterFS server on storage nodes (HA architectures): glusterd and this node's brick directory.
+    Peering and the replica-3 volume: storage/volume.sls (first storage node); the app nodes' mount:
+    storage/client.sls (included by fileshare.app). -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- set glusterfs = fileshare.glusterfs %}

@@ -1,0 +1,69 @@
+{#- Runbook: deploy the file share on dedicated nodes per layer (full_ha; mini_ha runs the same steps
+    on 3 nodes that carry every layer).
+      salt-run saltutil.sync_all                        # once, so the master has fileshare_pillar
+      salt-run state.orchestrate fileshare.full_ha
+
+    validate pillar -> sync modules -> infrastructure -> database: bootstrap, join one by one, quorate
+    -> intermediate: Redis/Sentinel/Memcached, quorate -> storage: glusterd, replica-3 volume -> app
+    (one node at a time, each mounting the volume) -> load: HAProxy, keepalived VIP, bind9 primary and
+    secondaries -> smoke check through the VIP.
+    Nodes come from fileshare:nodes by role; "first" means first in pillar order. The first failure
+    stops the run (failhard) and salt-run names the step and its failing states. Run it again at any
+    time: a converged site reports no changes, and a rebuilt node is brought back into its cluster
+    (Galera IST/SST on join, Gluster self-heal after its peer probe, Sentinel hands it the master). -#}
+{%- from "fileshare/steps.jinja" import targets, validated, synced, step with context %}
+{%- set db_nodes = targets('db').split(',') | reject('equalto', '') | list %}
+
+{{ validated() }}
+{{ synced() }}
+
+{{ step('infrastructure is in place on every node (mirrors, packages, journald, logrotate)',
+        targets('infra'), 'fileshare.infra', "the suite's modules are synced to every node") }}
+
+{#- Galera: exactly one node may start a new cluster, and members must join one at a time (two
+    simultaneous SSTs from one donor stall both). The bootstrap state starts a cluster only when no
+    member runs a Primary component anywhere; otherwise it joins, so a re-run never forks the cluster. #}
+{{ step('the database cluster is bootstrapped on ' ~ targets('db', first=True),
+        targets('db', first=True), 'fileshare.db.galera.bootstrap',
+        'infrastructure is in place on every node (mirrors, packages, journald, logrotate)') }}
+{%- set previous = namespace(title='the database cluster is bootstrapped on ' ~ targets('db', first=True)) %}
+{#- The bootstrap node comes last: it then gets the rest of the database layer (product database,
+    health responder) once its peers are in. #}
+{%- for node in db_nodes[1:] + db_nodes[:1] %}
+{{ step('database node ' ~ node ~ ' is a synced member of the cluster', node, 'fileshare.db',
+        previous.title) }}
+{%-   set previous.title = 'database node ' ~ node ~ ' is a synced member of the cluster' %}
+{%- endfor %}
+
+# Gate: nothing is built on a database that has no quorum or a member still catching up.
+{{ step('the database cluster is quorate with every member synced', targets('db'), 'fileshare.db.quorate',
+        previous.title) }}
+
+{{ step('Redis with Sentinel and Memcached are up on the intermediate nodes', targets('intermediate'),
+        'fileshare.intermediate', 'the database cluster is quorate with every member synced') }}
+
+# Gate: the Sentinels agree on one master and every replica is connected to it.
+{{ step('the Sentinels agree on one Redis master', targets('intermediate'), 'fileshare.intermediate.quorate',
+        'Redis with Sentinel and Memcached are up on the intermediate nodes') }}
+
+{{ step('GlusterFS runs on the storage nodes with their bricks', targets('storage'), 'fileshare.storage',
+        'the Sentinels agree on one Redis master') }}
+
+{{ step('the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')',
+        targets('storage', first=True), 'fileshare.storage.volume',
+        'GlusterFS runs on the storage nodes with their bricks') }}
+
+{#- One app node at a time: while one is (re)configured, the others keep serving. #}
+{{ step('the app nodes mount the volume and serve the product and /health, one at a time',
+        targets('app'), 'fileshare.app',
+        'the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')', batch=1) }}
+
+{#- HAProxy (HTTPS, database and Redis fronts), keepalived (the VIP) and bind9: the primary on the first
+    load node, secondaries on the others, zone transfers signed with TSIG. #}
+{{ step('the load balancers hold the VIP and serve DNS', targets('load'), 'fileshare.load',
+        'the app nodes mount the volume and serve the product and /health, one at a time') }}
+
+# Through HTTPS at the service's name on the VIP, from each load node: /health is 200 (database
+# write, Redis, shared data directory all fine) and a file survives a WebDAV PUT/GET round trip.
+{{ step('the file share works end to end through the VIP (health 200, WebDAV round trip)', targets('load'),
+        'fileshare.infra.smoke', 'the load balancers hold the VIP and serve DNS') }}

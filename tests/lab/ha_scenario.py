@@ -1,0 +1,325 @@
+"""The HA architectures deployed for real, checked from outside and inside the nodes. Shared by
+test_full_ha.py and test_mini_ha.py: each defines the `ha` fixture (its converged lab) and imports
+these tests, so both architectures pass exactly the same checks.
+
+Scenario: bare nodes → `state.orchestrate fileshare.<arch>` (fixture) → through the VIP: health 200 and
+WebDAV round trips with curl and cadaver → straight to each app node: a LOCK taken on one is honoured
+on the other, a dead property set on one is read on the other → each cluster's own verdict: Galera
+quorate with every member Synced, the Sentinels agree on one master, the Gluster volume has every
+brick online, both DNS servers answer alike with one SOA serial, HAProxy sees every backend UP → the
+second orchestration run changed nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+from fileshare_lab import logic
+from test_all_in_one import Response  # the same header/body parsing of curl -D -
+
+FQDN = "files.example.lab"
+DOMAIN = "example.lab"
+USER, PASSWORD = "alice", "lab-alice-pw"
+REDIS_PASSWORD = "lab-redis-pw-change-me"
+VOLUME = "fileshare"
+APP_PORT = 8080
+LOCKINFO = (
+    '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+    "<D:locktype><D:write/></D:locktype><D:owner>lab test</D:owner></D:lockinfo>"
+)
+
+
+def curl(base: str, method: str, path: str, *args: str, auth: bool = True, data: str | None = None):
+    """curl on the host (a real client over the lab bridge); base is https://FQDN or http://addr:8080."""
+    argv = ["curl", "-sS", "--max-time", "30", "-X", method, "-D", "-", "-o", "-", *args]
+    if auth:
+        argv += ["-u", f"{USER}:{PASSWORD}"]
+    if data is not None:
+        argv += ["-H", "Content-Type: application/xml", "--data-binary", data]
+    argv.append(base + path)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return Response(proc.stdout)
+
+
+class Ha:
+    def __init__(self, lab, arch: str, ca_file: Path):
+        self.lab, self.arch, self.ca_file = lab, arch, ca_file
+        self.vip = lab.service["vip"]
+
+    def role(self, role: str):
+        return [n for n in self.lab.nodes.values() if role in n.roles]
+
+    def vip_curl(self, method: str, path: str, *args: str, **kw) -> Response:
+        return curl(
+            f"https://{FQDN}",
+            method,
+            path,
+            "--resolve",
+            f"{FQDN}:443:{self.vip}",
+            "--cacert",
+            str(self.ca_file),
+            *args,
+            **kw,
+        )
+
+    def app_curl(self, node, method: str, path: str, *args: str, **kw) -> Response:
+        return curl(f"http://{node.address}:{APP_PORT}", method, path, *args, **kw)
+
+
+@pytest.fixture(scope="module")
+def ca_file(ha_lab, tmp_path_factory) -> Path:
+    lb = [n for n in ha_lab.nodes.values() if "load" in n.roles][0]
+    pem = lb.run("cat /etc/fileshare/pki/lab-ca.crt", check=True).stdout
+    assert "BEGIN CERTIFICATE" in pem
+    path = tmp_path_factory.mktemp("ca") / "lab-ca.crt"
+    path.write_text(pem)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ha(ha_lab, ha_arch, ca_file) -> Ha:
+    return Ha(ha_lab, ha_arch, ca_file)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+# ---- through the VIP ------------------------------------------------------------------------------
+
+
+def test_health_through_the_vip_is_200(ha):
+    response = ha.vip_curl("GET", "/health", auth=False)
+    assert response.status == 200, response
+    assert json.loads(response.body).get("status") in ("ok", "healthy", None) or response.status == 200
+
+
+def test_webdav_round_trip_through_the_vip_with_curl(ha, name):
+    assert ha.vip_curl("MKCOL", f"/{name}/").status == 201
+    assert ha.vip_curl("PUT", f"/{name}/a.txt", data="through the VIP\n").status == 201
+    get = ha.vip_curl("GET", f"/{name}/a.txt")
+    assert (get.status, get.body) == (200, "through the VIP\n")
+    move = ha.vip_curl("MOVE", f"/{name}/a.txt", "-H", f"Destination: https://{FQDN}/{name}/b.txt")
+    assert move.status == 201, move
+    assert ha.vip_curl("GET", f"/{name}/b.txt").body == "through the VIP\n"
+    assert ha.vip_curl("DELETE", f"/{name}/").status == 204
+    assert ha.vip_curl("GET", f"/{name}/b.txt").status == 404
+
+
+def test_a_file_written_through_the_vip_is_on_every_app_node(ha, name):
+    assert ha.vip_curl("PUT", f"/{name}.txt", data="shared\n").status == 201
+    for node in ha.role("app"):
+        assert ha.app_curl(node, "GET", f"/{name}.txt").body == "shared\n", node
+    assert ha.vip_curl("DELETE", f"/{name}.txt").status == 204
+
+
+def test_webdav_round_trip_through_the_vip_with_cadaver(ha, name):
+    """cadaver in the first load node, trusting the lab CA (system store), resolving the site's name to
+    the VIP in a private mount namespace (the node's own /etc/hosts stays as Salt left it)."""
+    lb = ha.role("load")[0]
+    lb.run(
+        "command -v cadaver || DEBIAN_FRONTEND=noninteractive apt-get install -y -q cadaver",
+        check=True,
+        timeout=600,
+    )
+    lb.run(
+        "cp /etc/fileshare/pki/lab-ca.crt /usr/local/share/ca-certificates/fileshare-lab-ca.crt"
+        " && update-ca-certificates",
+        check=True,
+    )
+    work = f"/root/cadaver-{name}"
+    netrc = f"machine {FQDN}\\nlogin {USER}\\npassword {PASSWORD}\\n"
+    lb.run(
+        f"mkdir -p {work} && printf '{netrc}' > {work}/.netrc && chmod 600 {work}/.netrc"
+        f" && echo 'cadaver was here' > {work}/up.txt && (cat /etc/hosts; echo '{ha.vip} {FQDN}')"
+        f" > {work}/hosts",
+        check=True,
+    )
+    script = (
+        "\n".join(
+            [
+                f"mkcol {name}",
+                f"put up.txt {name}/up.txt",
+                f"propset {name}/up.txt colour amber",
+                f"propget {name}/up.txt colour",
+                f"lock {name}/up.txt",
+                f"unlock {name}/up.txt",
+                f"get {name}/up.txt back.txt",
+                f"delete {name}/up.txt",
+                f"rmcol {name}",
+                "quit",
+            ]
+        )
+        + "\n"
+    )
+    proc = lb.run(
+        f"cd {work} && unshare -m sh -c 'mount --bind {work}/hosts /etc/hosts && "
+        f"HOME={work} timeout 120 cadaver https://{FQDN}/' <<'EOF'\n{script}EOF"
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "failed" not in out.lower(), out
+    assert "Value of colour is: amber" in out
+    assert lb.run(f"cat {work}/back.txt").stdout == "cadaver was here\n"
+    lb.run(f"rm -rf {work}")
+
+
+# ---- app nodes share state ------------------------------------------------------------------------
+
+
+def test_a_lock_taken_on_one_app_node_is_honoured_on_another(ha, name):
+    first, second = ha.role("app")[:2]
+    assert ha.app_curl(first, "PUT", f"/{name}.txt", data="v1\n").status == 201
+    lock = ha.app_curl(first, "LOCK", f"/{name}.txt", "-H", "Timeout: Second-600", data=LOCKINFO)
+    assert lock.status == 200, lock
+    token = lock.header("lock-token").strip("<>")
+    assert token.startswith("opaquelocktoken:")
+    assert ha.app_curl(second, "PUT", f"/{name}.txt", data="intruder\n").status == 423
+    assert ha.app_curl(second, "DELETE", f"/{name}.txt").status == 423
+    assert ha.app_curl(second, "PUT", f"/{name}.txt", "-H", f"If: (<{token}>)", data="v2\n").status == 204
+    assert ha.app_curl(second, "UNLOCK", f"/{name}.txt", "-H", f"Lock-Token: <{token}>").status == 204
+    assert ha.app_curl(first, "PUT", f"/{name}.txt", data="v3\n").status == 204
+    assert ha.app_curl(second, "GET", f"/{name}.txt").body == "v3\n"
+    assert ha.app_curl(first, "DELETE", f"/{name}.txt").status == 204
+
+
+def test_a_dead_property_set_on_one_app_node_is_read_on_another(ha, name):
+    first, second = ha.role("app")[:2]
+    assert ha.app_curl(first, "PUT", f"/{name}.txt", data="with a property\n").status == 201
+    set_prop = ha.app_curl(
+        first,
+        "PROPPATCH",
+        f"/{name}.txt",
+        data=(
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+            f"<D:set><D:prop><F:colour>teal-{name}</F:colour></D:prop></D:set></D:propertyupdate>"
+        ),
+    )
+    assert set_prop.status == 207 and "200 OK" in set_prop.body, set_prop
+    read = ha.app_curl(
+        second,
+        "PROPFIND",
+        f"/{name}.txt",
+        "-H",
+        "Depth: 0",
+        data=(
+            '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+            "<D:prop><F:colour/></D:prop></D:propfind>"
+        ),
+    )
+    assert read.status == 207 and re.search(rf">teal-{name}</\w+:colour>", read.body), read
+    assert ha.app_curl(second, "DELETE", f"/{name}.txt").status == 204
+
+
+def test_the_data_directory_is_the_gluster_volume_on_every_app_node(ha):
+    for node in ha.role("app"):
+        fstype = node.run("findmnt -n -o FSTYPE --target /srv/fileshare/data", check=True).stdout.strip()
+        assert fstype == "fuse.glusterfs", (node, fstype)
+        dropin = node.run("systemctl show -p Requires,After apache2", check=True).stdout
+        assert "srv-fileshare.mount" in dropin, (node, dropin)
+
+
+# ---- each cluster's verdict -----------------------------------------------------------------------
+
+
+def test_galera_is_quorate_with_every_member_synced(ha):
+    db = [n.name for n in ha.role("db")]
+    verdicts = ha.lab.salt_json(",".join(db), "-L", "galera.quorum")
+    assert sorted(verdicts) == sorted(db), verdicts
+    for node, verdict in verdicts.items():
+        assert verdict == {"quorate": True, "reasons": [], "size": len(db)}, (node, verdict)
+    for node in ha.role("db"):
+        query = "SHOW STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_status')"
+        state = node.run(f'mysql -N -e "{query}"', check=True).stdout.split()
+        expected = ["wsrep_cluster_status", "Primary", "wsrep_local_state_comment", "Synced"]
+        assert state == expected, (node, state)
+
+
+def test_sentinels_agree_on_one_master_with_every_replica_connected(ha):
+    nodes = ha.role("intermediate")
+    masters = set()
+    for node in nodes:
+        out = node.run(
+            f"REDISCLI_AUTH={REDIS_PASSWORD} redis-cli -p 26379 sentinel get-master-addr-by-name fileshare"
+        ).stdout.split()
+        if not out or "NOAUTH" in " ".join(out):
+            out = node.run("redis-cli -p 26379 sentinel get-master-addr-by-name fileshare").stdout.split()
+        masters.add(tuple(out))
+    assert len(masters) == 1 and len(next(iter(masters))) == 2, masters
+    master_address = next(iter(masters))[0]
+    master = [n for n in nodes if n.address == master_address][0]
+    info = master.run(f"REDISCLI_AUTH={REDIS_PASSWORD} redis-cli -h {master.address} info replication").stdout
+    assert "role:master" in info and f"connected_slaves:{len(nodes) - 1}" in info, info
+
+
+def test_gluster_volume_has_every_brick_online(ha):
+    st = ha.role("storage")
+    status = st[0].run(f"gluster --mode=script volume status {VOLUME} detail", check=True).stdout
+    bricks = re.findall(r"^Brick\s*:\s*Brick (\S+)", status, re.M)
+    online = re.findall(r"^Online\s*:\s*(\S)", status, re.M)
+    assert sorted(bricks) == sorted(f"{n.address}:/srv/gluster/bricks/{VOLUME}" for n in st), status
+    assert online == ["Y"] * len(st), status
+    info = st[0].run(f"gluster --mode=script volume info {VOLUME}", check=True).stdout
+    assert "Status: Started" in info and f"= {len(st)}" in info, info
+    heal = st[0].run(f"gluster --mode=script volume heal {VOLUME} info", check=True).stdout
+    assert re.findall(r"Number of entries: (\d+)", heal) == ["0"] * len(st), heal
+
+
+def _dns(server: str, qname: str, rdtype: str):
+    response = dns.query.udp(dns.message.make_query(qname, rdtype), server, timeout=5)
+    return sorted(str(rr) for rrset in response.answer for rr in rrset)
+
+
+def test_both_dns_servers_answer_alike_with_one_soa_serial(ha):
+    lbs = ha.role("load")
+    assert len(lbs) >= 2
+    names = [(FQDN, "A"), (DOMAIN, "SOA"), (DOMAIN, "NS")] + [(f"{n.name}.{DOMAIN}", "A") for n in lbs]
+    answers = {lb.name: [_dns(lb.address, q, t) for q, t in names] for lb in lbs}
+    first = answers[lbs[0].name]
+    assert first[0] == [ha.vip], first
+    for lb in lbs[1:]:
+        assert answers[lb.name] == first, answers
+    serials = {lb.name: _dns(lb.address, DOMAIN, "SOA")[0].split()[2] for lb in lbs}
+    assert len(set(serials.values())) == 1, serials
+
+
+def test_haproxy_sees_every_backend_up(ha):
+    show_stat = (
+        "python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);s.connect('/run/haproxy/admin.sock');"
+        "s.sendall(b'show stat\\n');print(b''.join(iter(lambda:s.recv(65536),b'')).decode())\""
+    )
+    for lb in ha.role("load"):
+        out = lb.run(show_stat, check=True).stdout
+        rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+        servers = [(r[0], r[1], r[17]) for r in rows if r[1] not in ("FRONTEND", "BACKEND")]
+        assert servers, out
+        down = [s for s in servers if not s[2].startswith("UP")]
+        assert down == [], (lb.name, down)
+
+
+# ---- idempotence ----------------------------------------------------------------------------------
+
+
+def test_second_orchestration_run_reports_zero_changes(ha):
+    report = ha.lab.report(ha.arch)
+    if report.get("lab") == ha.lab.name:
+        assert report["result"] == "ok" and report["noop_changes"] == 0, report
+        return
+    proc = subprocess.run(
+        ha.lab.handle.salt_cmd("salt-run")
+        + ["state.orchestrate", f"fileshare.{ha.arch}", "--out=json", "--log-level=quiet"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    out = json.loads(proc.stdout)
+    assert logic.failures(out) == [] and logic.count_changes(out) == 0, proc.stdout[-3000:]
