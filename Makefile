@@ -12,7 +12,7 @@ APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout
 HOST_PACKAGES := lxc debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
 	cadaver openssl ca-certificates
 
-.PHONY: all venv host-deps lint unit render integration check test test-lab lab lab-down clean
+.PHONY: all venv host-deps lint unit render integration check test test-lab test-mini-ha test-full-ha lab lab-down clean
 
 all: check
 
@@ -51,8 +51,19 @@ integration: venv
 # The fast tiers, for use while coding.
 check: lint unit render integration
 
+# The HA scenarios bring up 3 (mini_ha) and 13 (full_ha) nodes each: they have targets of their own, and
+# only those listed in LAB_HA_TESTS run in the lab tier (time budget of `make test` on 2 cores).
+LAB_HA_TESTS ?=
+LAB_HA_IGNORE := $(foreach a,mini_ha full_ha,$(if $(filter $(a),$(LAB_HA_TESTS)),,--ignore=tests/lab/test_$(a).py))
+
 test-lab: venv host-deps
-	$(BIN)/pytest -q tests/lab --lab-name $(TEST_LAB)
+	$(BIN)/pytest -q tests/lab --lab-name $(TEST_LAB) $(LAB_HA_IGNORE)
+
+test-mini-ha: venv host-deps
+	$(BIN)/pytest -q tests/lab/test_mini_ha.py --lab-name $(TEST_LAB)
+
+test-full-ha: venv host-deps
+	$(BIN)/pytest -q tests/lab/test_full_ha.py --lab-name $(TEST_LAB)
 
 # Every tier. CI (.ci/run) runs exactly this.
 test: check test-lab

@@ -27,6 +27,8 @@ _DEBIAN = {
     "mariadb": ({"mariadb-server"}, {"mariadb"}, "/etc/mysql/"),
     "galera": ({"galera-4"}, set(), None),
     "redis": ({"redis-server"}, {"redis-server"}, "/etc/redis/"),
+    # Debian packages Sentinel apart; its config is seeded once, then Sentinel's own (no file state).
+    "sentinel": ({"redis-sentinel"}, {"redis-sentinel"}, None),
     "memcached": ({"memcached"}, {"memcached"}, "/etc/memcached.conf"),
     "bind": ({"bind9"}, {"named"}, "/etc/bind/"),
     "glusterfs": ({"glusterfs-server"}, {"glusterd"}, None),
@@ -41,6 +43,7 @@ _REDHAT = dict(
     mariadb=({"mariadb-server"}, {"mariadb"}, "/etc/my.cnf.d/"),
     galera=({"mariadb-server-galera"}, set(), None),
     redis=({"redis"}, {"redis"}, "/etc/redis/"),
+    sentinel=(set(), {"redis-sentinel"}, None),
     memcached=({"memcached"}, {"memcached"}, "/etc/sysconfig/memcached"),
     bind=({"bind"}, {"named"}, "/etc/named"),
 )
@@ -58,6 +61,7 @@ EXPECT = {
         galera=({"galera"}, set(), None),
         # Arch replaced redis with valkey (drop-in compatible) in 2025.
         redis=({"valkey"}, {"valkey"}, "/etc/valkey/"),
+        sentinel=(set(), {"valkey-sentinel"}, None),
         # Arch's memcached has no configuration file: flags go in a systemd drop-in.
         memcached=({"memcached"}, {"memcached"}, "/etc/systemd/system/memcached.service.d/"),
         bind=({"bind"}, {"named"}, "/etc/named"),
@@ -111,6 +115,8 @@ LAYER_COMPONENTS = {
     ("db", "mini_ha"): ["mariadb", "galera"],
     ("db", "full_ha"): ["mariadb", "galera"],
     ("intermediate", None): ["redis", "memcached"],
+    ("intermediate", "mini_ha"): ["redis", "sentinel", "memcached"],
+    ("intermediate", "full_ha"): ["redis", "sentinel", "memcached"],
     ("storage", "mini_ha"): ["glusterfs"],
     ("storage", "full_ha"): ["glusterfs"],
     ("infra", None): ["journald", "logrotate"],
@@ -120,8 +126,6 @@ LAYER_COMPONENTS = {
 NOT_BUILT_YET = {
     ("load", "mini_ha"): "keepalived VRRP for the VIP comes with the HA load layer",
     ("load", "full_ha"): "keepalived VRRP for the VIP comes with the HA load layer",
-    ("db", "mini_ha"): "Galera comes with issue 3",
-    ("db", "full_ha"): "Galera comes with issue 3",
 }
 # The all_in_one node as a whole (every layer's init together).
 ALL_IN_ONE_NODE = ["nginx", "apache", "php", "mariadb", "redis", "memcached", "bind", "journald", "logrotate"]
