@@ -85,10 +85,10 @@ def test_products_not_built_yet_refuse_clearly(renderer, product):
 
 @pytest.mark.parametrize(
     ("architecture", "minion", "listen"),
-    [("all_in_one", "aio1", ["127.0.0.1"]), ("mini_ha", "node1", ["127.0.0.1"]),
+    [("all_in_one", "aio1", ["127.0.0.1"]), ("mini_ha", "node1", ["127.0.0.1", "10.77.0.21"]),
      ("full_ha", "app1", ["127.0.0.1", "10.77.0.41"])],
 )
-def test_apache_listens_on_loopback_and_on_the_node_only_for_a_remote_load_balancer(
+def test_apache_listens_on_loopback_and_on_the_node_for_haproxy_on_ha(
     renderer, architecture, minion, listen
 ):
     result = show(renderer, "debian-12", minion, "fileshare.app.apache", architecture=architecture)

@@ -33,6 +33,7 @@ _DEBIAN = {
     "bind": ({"bind9"}, {"named"}, "/etc/bind/"),
     "glusterfs": ({"glusterfs-server"}, {"glusterd"}, None),
     "keepalived": ({"keepalived"}, {"keepalived"}, "/etc/keepalived/"),
+    "haproxy": ({"haproxy"}, {"haproxy"}, "/etc/haproxy/"),
     "journald": (set(), set(), "/etc/systemd/journald.conf.d/"),
     "logrotate": ({"logrotate"}, set(), "/etc/logrotate.d/"),
 }
@@ -108,8 +109,8 @@ FOREIGN = {
 # What each layer's init must bring, per architecture (the webdav product on Apache, the default).
 LAYER_COMPONENTS = {
     ("load", "all_in_one"): ["nginx"],
-    ("load", "mini_ha"): ["keepalived"],
-    ("load", "full_ha"): ["keepalived"],
+    ("load", "mini_ha"): ["haproxy", "keepalived", "bind"],
+    ("load", "full_ha"): ["haproxy", "keepalived", "bind"],
     ("app", None): ["apache", "php"],
     ("db", "all_in_one"): ["mariadb"],
     ("db", "mini_ha"): ["mariadb", "galera"],
@@ -120,12 +121,6 @@ LAYER_COMPONENTS = {
     ("storage", "mini_ha"): ["glusterfs"],
     ("storage", "full_ha"): ["glusterfs"],
     ("infra", None): ["journald", "logrotate"],
-}
-# Issue 2 builds all_in_one; the HA layers come with their own issues. Strict: when one lands, its
-# XPASS fails the tier until the mark is removed here.
-NOT_BUILT_YET = {
-    ("load", "mini_ha"): "keepalived VRRP for the VIP comes with the HA load layer",
-    ("load", "full_ha"): "keepalived VRRP for the VIP comes with the HA load layer",
 }
 # The all_in_one node as a whole (every layer's init together).
 ALL_IN_ONE_NODE = ["nginx", "apache", "php", "mariadb", "redis", "memcached", "bind", "journald", "logrotate"]
@@ -202,21 +197,13 @@ def _assert_names(seen, os_name, components, what):
 
 
 def _layer_cases():
-    present = {layer for sls, kind, layer, _ in SLS if kind == "formula" and sls == f"fileshare.{layer}"}
     for layer in LAYERS:
         for arch in ARCHITECTURES:
             components = LAYER_COMPONENTS.get((layer, arch)) or LAYER_COMPONENTS.get((layer, None))
             if not components:
                 continue
-            marks = []
-            if layer not in present:
-                marks = [pytest.mark.xfail(reason=f"fileshare.{layer} not written yet", strict=True)]
-            elif (layer, arch) in NOT_BUILT_YET:
-                marks = [pytest.mark.xfail(reason=NOT_BUILT_YET[(layer, arch)], strict=True)]
             for os_name in OSES:
-                yield pytest.param(
-                    os_name, arch, layer, components, id=f"{os_name}-{arch}-{layer}", marks=marks
-                )
+                yield pytest.param(os_name, arch, layer, components, id=f"{os_name}-{arch}-{layer}")
 
 
 @pytest.mark.parametrize(("os_name", "arch", "layer", "components"), list(_layer_cases()))
@@ -229,8 +216,6 @@ def test_layer_names_the_os_packages_services_and_paths(renderer, os_name, arch,
 def test_all_in_one_node_gets_every_service_of_its_os(renderer, os_name):
     seen = {"pkgs": set(), "services": set(), "files": set(), "states": set()}
     for layer in LAYERS:
-        if not any(sls == f"fileshare.{layer}" for sls, *_ in SLS):
-            pytest.xfail(f"fileshare.{layer} not written yet")
         result = _render(renderer, os_name, "all_in_one", f"fileshare.{layer}", "formula", layer)
         for key, values in named(result).items():
             seen[key] |= values

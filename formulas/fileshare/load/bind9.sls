@@ -10,9 +10,12 @@
 {%- set bind = fileshare.bind %}
 {%- set dns = fileshare.load.get('dns', {}) %}
 {%- set zone_file = bind.zone_dir ~ '/db.' ~ load.domain %}
-{%- set nameservers = [] %}
-{%- for entry in fileshare.nodes if 'load' in entry.roles %}
-{%-   do nameservers.append(entry.name) %}
+{%- set nameservers = load.load_nodes | map(attribute='name') | list %}
+{#- The first load node is the primary; the others are secondaries that transfer the zone from it. #}
+{%- set is_primary = load.primary.name == fileshare.node.name %}
+{%- set secondaries = [] %}
+{%- for entry in load.load_nodes if entry.name != load.primary.name %}
+{%-   do secondaries.append(entry.address) %}
 {%- endfor %}
 
 bind9 is installed:
@@ -47,6 +50,9 @@ bind9's configuration is managed:
         recursion_allowed: {{ dns.get('recursion_allowed', ['127.0.0.1']) | json }}
         allow_update: {{ dns.get('allow_update', False) }}
         tsig_file: {{ bind.config_dir }}/fileshare-tsig.key
+        primary: {{ is_primary }}
+        primaries: {{ [load.primary.address] | json }}
+        secondaries: {{ secondaries | json }}
     - require:
       - file: The site's TSIG key is installed for bind9
 
@@ -68,6 +74,8 @@ bind9 is running and enabled:
       - file: bind9's configuration is managed
       - file: The site's TSIG key is installed for bind9
 
+{%- if is_primary %}
+
 The {{ load.domain }} zone is served:
   bind9.zone_present:
     - name: {{ load.domain }}
@@ -84,3 +92,24 @@ The {{ load.domain }} zone is served:
       - {name: _https._tcp, type: SRV, data: '0 0 443 {{ load.fqdn }}.'}
     - require:
       - service: bind9 is running and enabled
+{%- else %}
+
+{#- NOTIFY brings later changes; this catches up at once when the primary already serves a newer
+    serial (skipped while the primary does not answer yet: its NOTIFY comes when it does). #}
+The {{ load.domain }} zone is copied from the primary:
+  cmd.run:
+    - name: |
+        rndc retransfer {{ load.domain }}
+        for i in $(seq 30); do
+          [ "$(dig +short +norec SOA {{ load.domain }} @127.0.0.1 | cut -d' ' -f3)" = \
+            "$(dig +short +norec SOA {{ load.domain }} @{{ load.primary.address }} | cut -d' ' -f3)" ] && exit 0
+          sleep 1
+        done
+        echo "the secondary did not reach the primary's serial in 30 s" >&2
+        exit 1
+    - unless: |
+        primary=$(dig +short +norec +time=2 +tries=1 SOA {{ load.domain }} @{{ load.primary.address }} | cut -d' ' -f3)
+        [ -z "$primary" ] || [ "$primary" = "$(dig +short +norec SOA {{ load.domain }} @127.0.0.1 | cut -d' ' -f3)" ]
+    - require:
+      - service: bind9 is running and enabled
+{%- endif %}

@@ -41,6 +41,23 @@ The site's TLS private key is installed:
       - file: The PKI directory exists
 {%- else %}
 
+{%- if not fileshare.single_host %}
+
+{#- HA: every load node holds the same lab CA key, derived from a site secret (fileshare_pki module),
+    so a client trusting any load node's lab-ca.crt accepts whichever node holds the VIP. #}
+The lab CA's private key is the site's:
+  file.managed:
+    - name: {{ load.ca_key }}
+    - source: {{ files_switch(['lab-ca-key.pem.jinja'], lookup='lab-ca-key') }}
+    - template: jinja
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: The PKI directory exists
+{%- endif %}
+
 The lab CA's private key exists:
   x509.private_key_managed:
     - name: {{ load.ca_key }}
@@ -50,6 +67,9 @@ The lab CA's private key exists:
     - new: False
     - require:
       - file: The PKI directory exists
+{%- if not fileshare.single_host %}
+      - file: The lab CA's private key is the site's
+{%- endif %}
 
 The lab CA certificate is issued:
   x509.certificate_managed:

@@ -34,6 +34,18 @@ fileshare:
     dns:
       # Hosts allowed to ask the site's bind9 recursive questions (nobody else: recursion is refused).
       recursion_allowed: [127.0.0.1]
+    # HA architectures: HAProxy ACLs. Requests for admin_paths are refused (403) unless they come from
+    # admin_sources; allowed_sources (optional) limits who reaches the site at all.
+    acl:
+      admin_paths: [/server-status, /server-info]
+      admin_sources: [127.0.0.1, {{ net }}.0/24]
+    # HA architectures: keepalived VRRP. priorities (node name -> 1..254) default to the first load node
+    # highest; virtual_router_id must be unique on the segment.
+    keepalived:
+      advert_int: 1
+      virtual_router_id: 51
+      # Seconds a recovered higher-priority node waits (healthy) before it takes the VIP back.
+      preempt_delay: 15
 
   app:
     # apache (default; mod_dav for webdav) or nginx (alternative for PHP products).
@@ -79,6 +91,8 @@ fileshare:
     redis_password: lab-redis-pw-change-me
     # TSIG key (base64, HMAC-SHA256) for zone transfers and dynamic DNS updates.
     tsig_key: c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ==
+    # VRRP password between the load nodes (HA; keepalived uses the first 8 characters).
+    vrrp_password: lab-vrrp
     webdav_users:
       alice: lab-alice-pw
       bob: lab-bob-pw

@@ -1,0 +1,93 @@
+{#- HAProxy on the load nodes of HA architectures: HTTPS front on the VIP (TLS terminated here, certificate
+    from tls.sls) to the app nodes' web servers with the deep /health check, a per-client rate limit
+    (stick table, 429), admin-path ACLs from pillar; TCP fronts on the VIP for the database (one Galera
+    writer at a time) and for the current Redis master; the runtime API socket and a loopback-only
+    stats page. The configuration holds the Redis password: root and haproxy's group only. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
+{%- from tplroot ~ "/load/settings.jinja" import load with context %}
+{%- set haproxy = fileshare.haproxy %}
+{%- set sls_tls = tplroot ~ '.load.tls' %}
+
+include:
+  - {{ sls_tls }}
+
+{#- Both load nodes bind the VIP at all times, so a failover is only keepalived moving the address.
+    net.ipv4 settings belong to the container's own network namespace: writable in the lab's LXC nodes. #}
+HAProxy may bind the VIP while this node is BACKUP:
+  sysctl.present:
+    - name: net.ipv4.ip_nonlocal_bind
+    - value: 1
+    - config: {{ fileshare.sysctl.config }}
+
+HAProxy is installed:
+  pkg.installed:
+    - pkgs: {{ haproxy.pkgs | json }}
+
+{#- HAProxy loads <certificate>.key beside the certificate (ssl-load-extra-files, the default). #}
+HAProxy finds the TLS front's key beside its certificate:
+  file.symlink:
+    - name: {{ load.cert }}.key
+    - target: {{ load.key }}
+    - require:
+{%- if load.own_cert %}
+      - file: The site's TLS private key is installed
+{%- else %}
+      - x509: The TLS front's private key exists
+{%- endif %}
+
+HAProxy's runtime directory exists:
+  file.directory:
+    - name: {{ haproxy.socket_dir }}
+    - user: root
+    - group: {{ haproxy.group }}
+    - mode: '0775'
+    - require:
+      - pkg: HAProxy is installed
+
+HAProxy is configured:
+  file.managed:
+    - name: {{ haproxy.config }}
+    - source: {{ files_switch(['haproxy.cfg.jinja'], lookup='haproxy-cfg') }}
+    - template: jinja
+    - user: root
+    - group: {{ haproxy.group }}
+    - mode: '0640'
+    - show_changes: False
+    - context:
+        haproxy: {{ haproxy | json }}
+        load: {{ load | json }}
+    - require:
+      - pkg: HAProxy is installed
+
+HAProxy's configuration is valid:
+  cmd.run:
+    - name: {{ haproxy.configtest }} {{ haproxy.config }}
+    - onchanges:
+      - file: HAProxy is configured
+    - require:
+      - sysctl: HAProxy may bind the VIP while this node is BACKUP
+      - file: HAProxy finds the TLS front's key beside its certificate
+{%- if load.own_cert %}
+      - file: The site's TLS certificate is installed
+{%- else %}
+      - x509: The TLS front's certificate is issued by the lab CA
+{%- endif %}
+
+HAProxy is running and enabled:
+  service.running:
+    - name: {{ haproxy.service }}
+    - enable: True
+    - reload: True
+    - require:
+      - cmd: HAProxy's configuration is valid
+      - file: HAProxy's runtime directory exists
+    - watch:
+      - file: HAProxy is configured
+{%- if load.own_cert %}
+      - file: The site's TLS certificate is installed
+      - file: The site's TLS private key is installed
+{%- else %}
+      - x509: The TLS front's certificate is issued by the lab CA
+{%- endif %}
