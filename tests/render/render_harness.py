@@ -108,11 +108,19 @@ def discover_sls():
     return found
 
 
+# SLS that only exist on some architectures (Galera has no place on a single node: on all_in_one its
+# bootstrap would declare MariaDB's system tables a second time beside fileshare.db.mariadb).
+ONLY_ON = {"fileshare.db.galera": ["mini_ha", "full_ha"]}
+
+
 def architectures_for(sls, kind):
     """An orchestration named after an architecture renders for it; everything else for all three."""
     stem = sls.rsplit(".", 1)[-1]
     if kind == "orchestrate" and stem in ARCHITECTURES:
         return [stem]
+    for prefix, architectures in ONLY_ON.items():
+        if sls == prefix or sls.startswith(prefix + "."):
+            return architectures
     return ARCHITECTURES
 
 
@@ -178,6 +186,10 @@ class Renderer:
         so each error lands on its own SLS.
         """
         minion = self.minion_for(architecture, layer, kind)
+        if kind == "orchestrate":
+            # Orchestrations include each other (mini_ha includes full_ha): render each one alone so
+            # its result holds the included steps too.
+            return minion, self.show_sls(os_name, architecture, minion, sls, product)
         group = tuple(
             name
             for name, k, lay, prod in discover_sls()
