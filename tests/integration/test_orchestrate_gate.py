@@ -159,3 +159,59 @@ def test_bad_pillar_leaves_the_marker_unwritten(salt_run, pillar, example, marke
     assert [s["__id__"] for s in states.values()] == [GATE]
     assert "already the address of fileshare:nodes:0" in next(iter(states.values()))["comment"]
     assert not marker.exists()
+
+
+def _ha(architecture, nodes, vip="10.77.0.100"):
+    def mutate(d):
+        d["architecture"] = architecture
+        d["vip"]["address"] = vip
+        d["nodes"] = nodes
+
+    return mutate
+
+
+_ALL = ["load", "app", "db", "intermediate", "storage", "infra"]
+_FULL_HA_TWO_DB = (
+    [{"name": f"lb{i}", "address": f"10.77.0.3{i}", "roles": ["load", "infra"]} for i in (1, 2)]
+    + [{"name": f"app{i}", "address": f"10.77.0.4{i}", "roles": ["app", "infra"]} for i in (1, 2)]
+    + [{"name": f"db{i}", "address": f"10.77.0.5{i}", "roles": ["db", "infra"]} for i in (1, 2)]
+    + [{"name": f"im{i}", "address": f"10.77.0.6{i}", "roles": ["intermediate", "infra"]} for i in (1, 2, 3)]
+    + [{"name": f"st{i}", "address": f"10.77.0.7{i}", "roles": ["storage", "infra"]} for i in (1, 2, 3)]
+)
+
+
+@pytest.mark.parametrize(
+    ("orchestration", "mutate", "message"),
+    [
+        pytest.param(
+            "fileshare.full_ha",
+            _ha("full_ha", _FULL_HA_TWO_DB),
+            "fileshare:nodes: 2 Galera db nodes cannot keep quorum",
+            id="full_ha_two_galera_nodes",
+        ),
+        pytest.param(
+            "fileshare.mini_ha",
+            _ha(
+                "mini_ha",
+                [{"name": f"node{i}", "address": f"10.77.0.2{i}", "roles": _ALL} for i in (1, 2, 3)],
+                vip="10.77.0.22",
+            ),
+            "fileshare:vip:address: 10.77.0.22 collides with fileshare:nodes:1:address",
+            id="mini_ha_vip_on_a_node",
+        ),
+    ],
+)
+def test_bad_pillar_stops_the_ha_orchestrations_at_validation(
+    master, salt_run, pillar, example, orchestration, mutate, message
+):
+    data = copy.deepcopy(example)
+    mutate(data)
+    pillar.set_fileshare(data)
+    jobs_before = _jobs(master)
+
+    ret, states = _orchestrate(salt_run, orchestration)
+
+    assert ret.returncode != 0
+    assert [s["__id__"] for s in states.values()] == [GATE], "a step after the validation ran"
+    assert next(iter(states.values()))["comment"].startswith(f"pillar key {message}")
+    assert _jobs(master) == jobs_before, "a job was published to a node"
