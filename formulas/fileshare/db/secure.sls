@@ -17,9 +17,10 @@
 {%- set mariadb = fileshare.mariadb %}
 {%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
 {%- set remote_hosts = ['%', '127.0.0.1', '::1'] %}
-{#- Measured in the lab: on a member that has just joined (rsync SST), one connection a second after
-    it is Synced failed with "Can't connect ... (Errno 2)" while the next one 0.1 s later worked. #}
-{%- set just_joined_retry = {'attempts': 3, 'interval': 2} %}
+{#- Measured in the lab: on a Galera member just started (bootstrapped, or joined by rsync SST), one
+    connection a second after it is Synced failed with "Can't connect ... (Errno 2)" while the next one
+    0.1 s later worked: the first statements after the start retry. #}
+{%- set just_started_retry = {'attempts': 3, 'interval': 2} %}
 {%- for host in [grains.get('host'), grains.get('fqdn'), grains.get('id')] %}
 {%-   if host and host not in remote_hosts and host != 'localhost' %}{% do remote_hosts.append(host) %}{% endif %}
 {%- endfor %}
@@ -58,6 +59,9 @@ MariaDB root has the site's password:
     - connection_unix_socket: {{ mariadb.socket }}
     - require:
       - {{ server_ready | json }}
+{%- if not fileshare.single_host %}
+    - retry: {{ just_started_retry | json }}
+{%- endif %}
 
 root's MariaDB client credentials are in place:
   file.managed:
@@ -87,7 +91,7 @@ MariaDB root cannot log in from {{ host }}:
       - file: root's MariaDB client credentials are in place
       - mysql_user: MariaDB root has the site's password
 {%- if not fileshare.single_host %}
-    - retry: {{ just_joined_retry | json }}
+    - retry: {{ just_started_retry | json }}
 {%- endif %}
 {%- endfor %}
 
@@ -102,7 +106,7 @@ MariaDB has no anonymous user at {{ host }}:
       - file: root's MariaDB client credentials are in place
       - mysql_user: MariaDB root has the site's password
 {%- if not fileshare.single_host %}
-    - retry: {{ just_joined_retry | json }}
+    - retry: {{ just_started_retry | json }}
 {%- endif %}
 {%- endfor %}
 
@@ -114,5 +118,5 @@ MariaDB has no test database:
       - file: root's MariaDB client credentials are in place
       - mysql_user: MariaDB root has the site's password
 {%- if not fileshare.single_host %}
-    - retry: {{ just_joined_retry | json }}
+    - retry: {{ just_started_retry | json }}
 {%- endif %}
