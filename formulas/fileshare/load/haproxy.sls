@@ -37,14 +37,20 @@ HAProxy finds the TLS front's key beside its certificate:
       - x509: The TLS front's private key exists
 {%- endif %}
 
-HAProxy's runtime directory exists:
-  file.directory:
-    - name: {{ haproxy.socket_dir }}
-    - user: root
-    - group: {{ haproxy.group }}
-    - mode: '0775'
+{#- The runtime API socket's directory, recreated at every boot (the same line as Debian's package). #}
+HAProxy's runtime directory is declared:
+  file.managed:
+    - name: {{ haproxy.tmpfiles }}
+    - contents: 'd {{ haproxy.socket_dir }} 2775 {{ haproxy.user }} {{ haproxy.group }} -'
+    - mode: '0644'
     - require:
       - pkg: HAProxy is installed
+
+HAProxy's runtime directory exists:
+  cmd.run:
+    - name: systemd-tmpfiles --create {{ haproxy.tmpfiles }}
+    - onchanges:
+      - file: HAProxy's runtime directory is declared
 
 HAProxy is configured:
   file.managed:
@@ -82,7 +88,7 @@ HAProxy is running and enabled:
     - reload: True
     - require:
       - cmd: HAProxy's configuration is valid
-      - file: HAProxy's runtime directory exists
+      - cmd: HAProxy's runtime directory exists
     - watch:
       - file: HAProxy is configured
 {%- if load.own_cert %}
