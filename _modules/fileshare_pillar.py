@@ -217,6 +217,8 @@ SCHEMA = {
                     "properties": {
                         "advert_int": {"type": "integer", "minimum": 1, "maximum": 255},
                         "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
+                        "preempt_delay": {"type": "integer", "minimum": 0, "maximum": 1000},
+                        "interface": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,15}$"},
                         "priorities": {
                             "type": "object",
                             "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 254},

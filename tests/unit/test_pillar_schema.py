@@ -356,6 +356,13 @@ BAD = [
         "fileshare:app:data_dir",
         "absolute path",
     ),
+    (
+        "keepalived_preempt_delay_negative",
+        "mini_ha",
+        _set(["load", "keepalived", "preempt_delay"], -1),
+        "fileshare:load:keepalived:preempt_delay",
+        "",
+    ),
 ]
 
 
