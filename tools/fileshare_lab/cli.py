@@ -99,6 +99,7 @@ def cmd_up(lab: Lab, arch: str) -> int:
     timings["pillar"] = time.monotonic() - t
 
     t = time.monotonic()
+    host.ensure_host_limits()
     host.ensure_bridge(lab)
     host.ensure_cache(lab.paths)
     timings["bridge_and_cache"] = time.monotonic() - t

@@ -219,6 +219,23 @@ def _link(name: str) -> dict | None:
     return data[0] if data else None
 
 
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+MIN_INOTIFY_INSTANCES = 1024
+
+
+def ensure_host_limits() -> None:
+    """Each node's systemd and services hold several inotify instances, all counted against root on the
+    host; at the kernel's default 128, nodes past ~20 (full_ha beside a few 3-node labs) die at boot
+    with exit 255 and no console output."""
+    try:
+        current = int(Path(INOTIFY_INSTANCES).read_text())
+    except (OSError, ValueError):
+        return
+    if current < MIN_INOTIFY_INSTANCES:
+        Path(INOTIFY_INSTANCES).write_text(f"{MIN_INOTIFY_INSTANCES}\n")
+        say(f"fs.inotify.max_user_instances raised from {current} to {MIN_INOTIFY_INSTANCES}")
+
+
 def ensure_bridge(lab: Lab) -> None:
     link = _link(lab.bridge)
     if link is None:
