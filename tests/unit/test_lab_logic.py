@@ -142,7 +142,8 @@ def test_master_config_binds_the_bridge_and_carries_the_example_site_options():
     assert "root_dir: /var/lib/fileshare-lab/fstest/master/root" in text
     assert "fileshare_example_architecture: mini_ha\n" in text
     assert "fileshare_example_net: 10.78.0\n" in text
-    for root in ("    - /src\n", "    - /src/formulas\n", "    - /src/orchestrate\n", "    - /src/pillar\n"):
+    root_links = "    - /var/lib/fileshare-lab/fstest/master/srv\n"
+    for root in (root_links, "    - /src/formulas\n", "    - /src/orchestrate\n", "    - /src/pillar\n"):
         assert root in text
 
 
@@ -152,7 +153,9 @@ def test_master_config_is_yaml_salt_can_read():
     cfg = yaml.safe_load(
         logic.render_master_config(repo="/r", paths=paths, net="10.77.0", arch="all_in_one", master_id="m")
     )
-    assert cfg["file_roots"]["base"] == ["/r", "/r/formulas", "/r/orchestrate"]
+    # The checkout's top level is served through the lab's link folder, never the whole checkout.
+    assert cfg["file_roots"]["base"] == ["/h/fileshare/master/srv", "/r/formulas", "/r/orchestrate"]
+    assert "/r" not in cfg["file_roots"]["base"]
     assert cfg["pillar_roots"]["base"] == ["/r/pillar"]
     assert cfg["auto_accept"] is True and cfg["ipv6"] is False
 

@@ -565,12 +565,25 @@ def stop_master(lab: Lab) -> None:
         os.unlink(pidfile)
 
 
-def start_master(lab: Lab, arch: str) -> None:
-    stop_master(lab)
+def write_master_config(lab: Lab, arch: str) -> None:
     text = logic.render_master_config(
         repo=REPO, paths=lab.paths, net=lab.net, arch=arch, master_id=f"{lab.name}-master"
     )
     write(lab.master_file, text)
+    root = lab.paths["file_root"]
+    os.makedirs(root, exist_ok=True)
+    for name in logic.FILE_ROOT_LINKS:
+        link = f"{root}/{name}"
+        if os.path.islink(link) and os.readlink(link) == f"{REPO}/{name}":
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(link)
+        os.symlink(f"{REPO}/{name}", link)
+
+
+def start_master(lab: Lab, arch: str) -> None:
+    stop_master(lab)
+    write_master_config(lab, arch)
     # Nodes are recreated with new keys: old accepted keys would make auto_accept deny them.
     pki = f"{lab.paths['master_root']}/etc/salt/pki/master"
     for sub in ("minions", "minions_pre", "minions_denied", "minions_rejected"):
@@ -587,10 +600,7 @@ def start_master(lab: Lab, arch: str) -> None:
 
 def compile_pillar(lab: Lab, arch: str) -> dict:
     """The example site's pillar as the lab master would compile it for this architecture."""
-    text = logic.render_master_config(
-        repo=REPO, paths=lab.paths, net=lab.net, arch=arch, master_id=f"{lab.name}-master"
-    )
-    write(lab.master_file, text)
+    write_master_config(lab, arch)
     os.makedirs(f"{lab.paths['master_root']}/var/cache/salt/master/proc", exist_ok=True)
     proc = run(
         lab.salt_cmd("salt-run") + ["pillar.show_pillar", "--out=json", "--log-level=quiet"],
