@@ -53,15 +53,20 @@
         targets('storage', first=True), 'fileshare.storage.volume',
         'GlusterFS runs on the storage nodes with their bricks') }}
 
-{#- One app node at a time: while one is (re)configured, the others keep serving. #}
-{{ step('the app nodes mount the volume and serve the product and /health, one at a time',
-        targets('app'), 'fileshare.app',
-        'the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')', batch=1) }}
+{#- One app node at a time, so the others keep serving while one is (re)configured. One step per node,
+    not `batch: 1`: measured on Salt 3008.4 under load, a batched salt.state moved on (and the next
+    step started) while the batch's nodes were still running their states. #}
+{%- set previous.title = 'the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')' %}
+{%- for node in targets('app').split(',') | reject('equalto', '') %}
+{{ step('app node ' ~ node ~ ' mounts the volume and serves the product and /health', node, 'fileshare.app',
+        previous.title) }}
+{%-   set previous.title = 'app node ' ~ node ~ ' mounts the volume and serves the product and /health' %}
+{%- endfor %}
 
 {#- HAProxy (HTTPS, database and Redis fronts), keepalived (the VIP) and bind9: the primary on the first
     load node, secondaries on the others, zone transfers signed with TSIG. #}
 {{ step('the load balancers hold the VIP and serve DNS', targets('load'), 'fileshare.load',
-        'the app nodes mount the volume and serve the product and /health, one at a time') }}
+        previous.title) }}
 
 # Through HTTPS at the service's name on the VIP, from each load node: /health is 200 (database
 # write, Redis, shared data directory all fine) and a file survives a WebDAV PUT/GET round trip.
