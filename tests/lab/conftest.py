@@ -30,6 +30,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def pytest_addoption(parser):
     parser.addoption("--lab-name", default="fstest", help="name of the lab the lab tier brings up (fstest)")
+    parser.addoption(
+        "--reuse-deployed",
+        action="store_true",
+        help="test the lab as it is when `fileshare-lab converge ARCH` of this lab last succeeded "
+        "(build/lab/ARCH/report.json names it), instead of fresh nodes",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -217,10 +223,19 @@ def lab(lab_name, pytestconfig) -> Lab:
 
 
 @pytest.fixture(scope="session")
-def deploy(lab):
-    """deploy(arch): fresh bare nodes of arch, then the orchestration; reused while arch stays deployed."""
+def deploy(lab, pytestconfig):
+    """deploy(arch): fresh bare nodes of arch, then the orchestration; reused while arch stays deployed
+    (and, with --reuse-deployed, when this lab's last converge of arch succeeded)."""
 
     def _deploy(arch: str) -> Lab:
+        if lab.deployed != arch and pytestconfig.getoption("--reuse-deployed"):
+            try:
+                report = lab.report(arch)
+                running = lab.handle.require_up().get("architecture")
+            except Exception:  # noqa: BLE001 - no report or no lab: deploy afresh
+                report, running = {}, None
+            if running == arch and report.get("lab") == lab.name and report.get("result") == "ok":
+                lab.deployed = arch
         if lab.deployed != arch:
             lab.up(arch)
             lab.converge(arch)
