@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-ARCH ?= all_in_one
+ARCH ?= full_ha
 # Named labs can coexist (own bridge, subnet, container path); the test tier uses its own.
 LAB ?= fileshare
 TEST_LAB ?= fstest
