@@ -1,7 +1,7 @@
 {%- from "sites/example/network.jinja" import net with context %}
 {#- Everything about the example site that does not depend on the architecture.
     Secrets are in clear text here because this is a lab; a real site keeps them in
-    pillar encrypted with Salt's gpg renderer (see docs/secrets.md). #}
+    pillar encrypted with Salt's gpg renderer (see "Secrets" in README.md). #}
 fileshare:
   # Short site name: used in host names, certificate subjects and report paths.
   site: example
