@@ -10,6 +10,8 @@
 {%- set servers = [] %}
 {%- for node in fileshare.nodes if 'storage' in node.get('roles', []) %}{% do servers.append(node.address) %}{% endfor %}
 {%- set backup = ['backup-volfile-servers=' ~ servers[1:] | join(':')] if servers | length > 1 else [] %}
+{#- No kernel-side caching of names and attributes either: another app node may have just changed them. #}
+{%- set fuse_opts = backup + ['entry-timeout=0', 'attribute-timeout=0', 'negative-timeout=0'] %}
 {#- systemd's name for the mount unit (systemd-escape --path). #}
 {%- set mount_unit = mount_point.strip('/') | replace('-', '\\x2d') | replace('/', '-') ~ '.mount' %}
 {%- set services = [fileshare.php.fpm_service] %}
@@ -34,10 +36,10 @@ volume {{ storage.volume }} is mounted at {{ mount_point }}:
     - name: {{ mount_point }}
     - device: {{ servers[0] }}:/{{ storage.volume }}
     - fstype: glusterfs
-    - opts: {{ (['defaults', '_netdev'] + backup) | join(',') }}
+    - opts: {{ (['defaults', '_netdev'] + fuse_opts) | join(',') }}
     # The kernel's mount table never shows the FUSE client's own options: without this, Salt would
     # see them as changed and remount (an outage) on every run.
-    - extra_mount_invisible_options: {{ backup | json }}
+    - extra_mount_invisible_options: {{ fuse_opts | json }}
     - mkmnt: True
     - persist: True
     - require:
