@@ -35,6 +35,17 @@ def _ret(name):
     return {"name": name, "changes": {}, "result": True, "comment": ""}
 
 
+def _service_start(service):
+    """The action that makes this node join: start SERVICE (it joins through wsrep_cluster_address;
+    the unit's start returns after the joiner's state transfer, rsync SST ~4 s in the lab)."""
+
+    def start():
+        if not __salt__["service.start"](service):
+            raise RuntimeError(f"service {service} did not start")
+
+    return start
+
+
 def _start(ret, changes, would, action, done, failed, timeout):
     """Run ACTION, then wait until Synced; the state's answer either way (predicted under test)."""
     ret["changes"] = changes
@@ -83,13 +94,9 @@ def bootstrapped(name, node=None, timeout=120, service="mariadb"):
     if running:
         # This node was rebuilt or restarted while the others kept the cluster: it joins (IST/SST),
         # a second bootstrap would split the cluster in two.
-        def start():
-            if not __salt__["service.start"](service):
-                raise RuntimeError(f"service {service} did not start")
-
         return _start(ret, {"joined": {"old": None, "new": me}},
                       f"{service} would be started on {me} to join {name} (Primary on {', '.join(running)})",
-                      start, f"{me} joined {name} (Primary on {', '.join(running)})",
+                      _service_start(service), f"{me} joined {name} (Primary on {', '.join(running)})",
                       f"{me} did not join {name}", timeout)
     return _start(ret, {"bootstrapped": {"old": None, "new": me}}, f"{name} would be bootstrapped on {me}",
                   __salt__["galera.bootstrap"], f"{name} bootstrapped on {me}",
@@ -113,13 +120,9 @@ def joined(name, timeout=120, service="mariadb"):
                                          f"({view.get('cluster_status', 'wsrep off')})")
         return ret
 
-    def start():
-        # The unit's start returns after the joiner's state transfer (rsync SST ~4 s in the lab).
-        if not __salt__["service.start"](service):
-            raise RuntimeError(f"service {service} did not start")
-
     return _start(ret, {"joined": {"old": None, "new": me}},
-                  f"{service} would be started on {me} to join {name}", start, f"{me} joined {name}",
+                  f"{service} would be started on {me} to join {name}", _service_start(service),
+                  f"{me} joined {name}",
                   f"{me} did not join {name}", timeout)
 
 
