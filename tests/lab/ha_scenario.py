@@ -23,7 +23,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 from fileshare_lab import logic
-from test_all_in_one import Response  # the same header/body parsing of curl -D -
+from test_all_in_one import PROPFIND_COLOUR, Response, set_colour_body  # same curl parsing, same bodies
 
 FQDN = "files.example.lab"
 DOMAIN = "example.lab"
@@ -202,10 +202,7 @@ def test_a_dead_property_set_on_one_app_node_is_read_on_another(ha, name):
         first,
         "PROPPATCH",
         f"/{name}.txt",
-        data=(
-            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-            f"<D:set><D:prop><F:colour>teal-{name}</F:colour></D:prop></D:set></D:propertyupdate>"
-        ),
+        data=set_colour_body(f"teal-{name}"),
     )
     assert set_prop.status == 207 and "200 OK" in set_prop.body, set_prop
     read = ha.app_curl(
@@ -214,10 +211,7 @@ def test_a_dead_property_set_on_one_app_node_is_read_on_another(ha, name):
         f"/{name}.txt",
         "-H",
         "Depth: 0",
-        data=(
-            '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-            "<D:prop><F:colour/></D:prop></D:propfind>"
-        ),
+        data=PROPFIND_COLOUR,
     )
     assert read.status == 207 and re.search(rf">teal-{name}</\w+:colour>", read.body), read
     assert ha.app_curl(second, "DELETE", f"/{name}.txt").status == 204

@@ -309,15 +309,26 @@ def test_webdav_round_trip_with_curl(front, name):
     assert front.curl("GET", f"/{name}/a.txt").status == 404
 
 
+# A dead property (our own namespace, so mod_dav stores it): set by PROPPATCH, read back by PROPFIND.
+def set_colour_body(value: str) -> str:
+    return (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+        f"<D:set><D:prop><F:colour>{value}</F:colour></D:prop></D:set></D:propertyupdate>"
+    )
+
+
+PROPFIND_COLOUR = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
+    "<D:prop><F:colour/></D:prop></D:propfind>"
+)
+
+
 def test_dead_property_is_stored_and_read_back(front, name):
     assert front.curl("PUT", f"/{name}.txt", data="with a property\n").status == 201
     set_prop = front.curl(
         "PROPPATCH",
         f"/{name}.txt",
-        data=(
-            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-            f"<D:set><D:prop><F:colour>teal-{name}</F:colour></D:prop></D:set></D:propertyupdate>"
-        ),
+        data=set_colour_body(f"teal-{name}"),
     )
     assert set_prop.status == 207 and "200 OK" in set_prop.body
     read = front.curl(
@@ -325,10 +336,7 @@ def test_dead_property_is_stored_and_read_back(front, name):
         f"/{name}.txt",
         "-H",
         "Depth: 0",
-        data=(
-            '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:F="urn:fileshare:test">'
-            "<D:prop><F:colour/></D:prop></D:propfind>"
-        ),
+        data=PROPFIND_COLOUR,
     )
     assert read.status == 207
     assert re.search(rf">teal-{name}</\w+:colour>", read.body), read.body
