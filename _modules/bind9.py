@@ -20,8 +20,10 @@ import datetime
 import json
 import logging
 import os
+import re
 import socket
 import tempfile
+import time
 
 from salt.exceptions import CommandExecutionError
 
@@ -436,7 +438,44 @@ def zone_loaded(zone):
 
         salt ns1 bind9.zone_loaded example.lab
     """
-    return _run(["rndc", "zonestatus", zone], ignore_retcode=True)["retcode"] == 0
+    return served_serial(zone) is not None
+
+
+def served_serial(zone):
+    """
+    The SOA serial the running named serves for ZONE (``rndc zonestatus``; 0 when it shows none),
+    or None when named is down or does not serve the zone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt ns1 bind9.served_serial example.lab
+    """
+    res = _run(["rndc", "zonestatus", zone], ignore_retcode=True)
+    if res["retcode"] != 0:
+        return None
+    match = re.search(r"^serial: (\d+)", res["stdout"] or "", re.M)
+    return int(match.group(1)) if match else 0
+
+
+def _read_synced_zone(name, zone_file, served, timeout=15.0):
+    """
+    Read a frozen dynamic zone's file once named has dumped its journal into it. ``rndc freeze``
+    returns before the dump is written (named dumps asynchronously), so reading at once could miss
+    the newest dynamic records and reuse a serial: wait until the file's serial reaches SERVED.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        current = read_zone_file(name, zone_file)
+        if served is None or _serial_of(current) >= served:
+            return current
+        if time.monotonic() > deadline:
+            raise CommandExecutionError(
+                f"zone {name}: named did not write serial {served} to {zone_file} within {timeout:.0f}s "
+                "after rndc freeze"
+            )
+        time.sleep(0.2)
 
 
 def check_zone(zone, path):
@@ -520,12 +559,13 @@ def _install_zone(zone, zone_file, text, user=None, group=None, mode="0644"):
 
 
 def plan_zone(name, zone_file, records=None, nameservers=None, soa_email=None, allow_update=False,
-              ttl=DEFAULT_TTL, soa_timers=None, today=None, current=None):
+              ttl=DEFAULT_TTL, soa_timers=None, today=None, current=None, served=None):
     """
     Work out what ``zone_present`` would write: returns ``{"changes": diff, "serial": (old, new),
     "records": desired, "declared": declared, "text": zone text or None when unchanged}``.
-    ``current`` is the live record list (read by the caller). Pure apart from the clock and the
-    declared-records file of dynamic zones.
+    ``current`` is the live record list (read by the caller); ``served`` the serial named serves,
+    which the new serial must pass too. Pure apart from the clock and the declared-records file of
+    dynamic zones.
 
     CLI Example:
 
@@ -550,7 +590,7 @@ def plan_zone(name, zone_file, records=None, nameservers=None, soa_email=None, a
     if not diff["added"] and not diff["removed"]:
         return {"changes": {}, "serial": (old_serial, old_serial), "records": current, "declared": declared,
                 "text": None}
-    new_serial = next_serial(old_serial, today)
+    new_serial = next_serial(max(old_serial, served or 0), today)
     final = _build_zone(name, [r for r in desired if r[1] != "SOA"], nameservers, new_serial, soa_email, ttl,
                        soa_timers)
     # build_zone added apex NS from nameservers again; the set semantics of rdatasets dedupe them.
@@ -576,7 +616,8 @@ def write_zone(name, zone_file, records=None, nameservers=None, soa_email=None, 
         salt ns1 bind9.write_zone example.lab /var/lib/bind/db.example.lab \\
             records='[{name: www, type: A, data: 10.77.0.11}]' nameservers='[ns1]'
     """
-    loaded = zone_loaded(name)
+    served = served_serial(name)
+    loaded = served is not None
     frozen = False
     if allow_update and loaded:
         if test:
@@ -585,9 +626,12 @@ def write_zone(name, zone_file, records=None, nameservers=None, soa_email=None, 
             rndc("freeze", name)
             frozen = True
     try:
-        current = read_zone_file(name, zone_file)
+        if allow_update and loaded:
+            current = _read_synced_zone(name, zone_file, served)
+        else:
+            current = read_zone_file(name, zone_file)
         plan = plan_zone(name, zone_file, records, nameservers, soa_email, allow_update, ttl, soa_timers,
-                         current=current)
+                         current=current, served=served)
         if test or plan["text"] is None:
             plan["comment"] = "zone is up to date" if plan["text"] is None else "zone would be updated"
             return plan

@@ -5,6 +5,7 @@ commands run, in which order, and what lands on disk. named itself is exercised 
 
 import json
 import os
+import re
 
 import pytest
 from suite_modules import load
@@ -27,6 +28,8 @@ class FakeNamed:
         self.zone_file, self.loaded, self.running = zone_file, loaded, running
         self.checkzone_ok = checkzone_ok
         self.calls, self.journal = [], []
+        self.served = 0  # the serial named serves (zonestatus)
+        self.dump_delay = 0  # reads of the zone file before a freeze's dump lands (named dumps async)
 
     def __call__(self, cmd, python_shell=False, ignore_retcode=False, **kw):
         self.calls.append(cmd[:2] if cmd[0] == "rndc" else [cmd[0]])
@@ -37,12 +40,22 @@ class FakeNamed:
         if cmd[1] == "status":
             return ok if self.running else {"retcode": 1, "stdout": "", "stderr": "connection refused"}
         if cmd[1] == "zonestatus":
-            return ok if self.loaded else {"retcode": 1, "stdout": "", "stderr": "not found"}
-        if cmd[1] in ("freeze", "sync"):  # named writes the journal into the zone file
-            with open(self.zone_file, "a") as fh:
-                fh.writelines(self.journal)
-            self.journal = []
+            status = {"retcode": 0, "stdout": f"name: example.lab\nserial: {self.served}\n", "stderr": ""}
+            return status if self.loaded else {"retcode": 1, "stdout": "", "stderr": "not found"}
+        if cmd[1] in ("freeze", "sync") and not self.dump_delay:  # named writes the journal into the file
+            self.dump()
         return ok
+
+    def dump(self):
+        if not os.path.exists(self.zone_file):
+            return
+        with open(self.zone_file) as fh:
+            text = fh.read()
+        if self.served:  # named writes the serial it serves into the SOA
+            text = re.sub(r"(IN SOA \S+ \S+ )\d+", rf"\g<1>{self.served}", text)
+        with open(self.zone_file, "w") as fh:
+            fh.write(text + "".join(self.journal))
+        self.journal = []
 
 
 @pytest.fixture
@@ -104,6 +117,35 @@ def test_a_dynamic_zone_is_written_between_freeze_and_thaw_and_keeps_dynamic_rec
     assert ["app9", "A", 300, "10.77.0.49"] in records and ["new", "A", 3600, "10.0.0.7"] in records
     assert plan["changes"]["added"] == ["new 3600 A 10.0.0.7"]
     assert json.load(open(zone_file + ".salt-declared.json"))  # what we declared, to tell it from updates
+
+
+def test_a_dynamic_zone_waits_for_named_to_dump_its_journal_and_passes_the_served_serial(
+    zone_file, named, monkeypatch
+):
+    first = write(zone_file, allow_update=True)
+    served = first["serial"][1] + 1  # named bumped the serial for the update
+    named.served, named.journal, named.dump_delay = served, [DYNAMIC_LINE], 1
+    sleeps = []
+
+    def dump_later(seconds):
+        sleeps.append(seconds)
+        named.dump()
+
+    monkeypatch.setattr(bind9.time, "sleep", dump_later)
+    plan = write(zone_file, allow_update=True, records=RECORDS + [{"name": "www", "type": "CNAME", "data": "files"}])
+    assert sleeps, "the zone file was read before named's dump landed"
+    assert plan["serial"][1] > served
+    assert ["app9", "A", 300, "10.77.0.49"] in bind9.read_zone_file(ZONE, zone_file)
+
+
+def test_a_dynamic_zone_whose_dump_never_lands_is_refused_and_thawed(zone_file, named, monkeypatch):
+    write(zone_file, allow_update=True)
+    named.served, named.dump_delay = 2099010100, 1
+    monkeypatch.setattr(bind9.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bind9.time, "monotonic", iter(range(0, 1000, 10)).__next__)
+    with pytest.raises(bind9.CommandExecutionError, match="did not write serial 2099010100"):
+        write(zone_file, allow_update=True, records=RECORDS[:1])
+    assert named.calls[-1] == ["rndc", "thaw"]
 
 
 def test_a_dynamic_zone_is_thawed_even_when_the_check_fails(zone_file, named):
