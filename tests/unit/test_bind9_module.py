@@ -132,7 +132,8 @@ def test_a_dynamic_zone_waits_for_named_to_dump_its_journal_and_passes_the_serve
         named.dump()
 
     monkeypatch.setattr(bind9.time, "sleep", dump_later)
-    plan = write(zone_file, allow_update=True, records=RECORDS + [{"name": "www", "type": "CNAME", "data": "files"}])
+    www = {"name": "www", "type": "CNAME", "data": "files"}
+    plan = write(zone_file, allow_update=True, records=RECORDS + [www])
     assert sleeps, "the zone file was read before named's dump landed"
     assert plan["serial"][1] > served
     assert ["app9", "A", 300, "10.77.0.49"] in bind9.read_zone_file(ZONE, zone_file)
