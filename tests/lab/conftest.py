@@ -160,7 +160,7 @@ class Lab:
         self.tool("down", check=False)
 
     def report(self, arch: str) -> dict:
-        return json.loads((REPO / "build" / "lab" / arch / "report.json").read_text())
+        return json.loads((REPO / "build" / "lab" / "labs" / self.name / arch / "report.json").read_text())
 
     @property
     def nodes(self) -> dict[str, Node]:

@@ -300,8 +300,11 @@ def cmd_converge(lab: Lab, arch: str) -> int:
             report["noop_changes"] = logic.count_changes(nout)
     report["result"] = "failed" if failed else "ok"
     path = Path(host.REPO, "build", "lab", arch, "report.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    # The per-lab copy lets labs of one checkout converge side by side without clobbering each
+    # other's record (the lab tier's --reuse-deployed reads it).
+    for where in (path, Path(host.REPO, "build", "lab", "labs", lab.name, arch, "report.json")):
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_text(json.dumps(report, indent=2) + "\n")
 
     print()
     for s in report.get("orchestrate_steps", []):
