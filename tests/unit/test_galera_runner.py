@@ -15,12 +15,20 @@ class Cluster:
         self.positions = {n: {"uuid": (uuids or {}).get(n, UUID), "seqno": s, "safe_to_bootstrap": False,
                               "running": False, "cluster_status": ""} for n, s in seqnos.items()}
         self.log = []
+        self.views = {}  # running members: their galera.status (absent: MariaDB stopped)
+        self.silent = set()  # members that do not answer Salt
 
     def __call__(self, tgt, fun, arg=(), kwarg=None, timeout=60):
         out = {}
         for minion in tgt:
             self.log.append((minion, fun))
-            if fun == "galera.recover_position":
+            if minion in self.silent:
+                out[minion] = (False, "no answer")
+            elif fun == "galera.status":
+                out[minion] = (True, self.views.get(minion, {}))
+            elif fun == "cmd.run":
+                out[minion] = (True, "active" if minion in self.views else "inactive")
+            elif fun == "galera.recover_position":
                 out[minion] = (self.positions[minion] is not None, self.positions[minion])
             elif fun == "galera.choose_bootstrap":
                 out[minion] = (True, galera.choose_bootstrap(*arg))
@@ -41,20 +49,21 @@ def cluster(monkeypatch):
 
 def test_recover_bootstraps_only_the_most_advanced_then_joins_the_rest_one_by_one(cluster):
     steps = runner.recover("db1,db2,db3")
-    asked = ("galera.recover_position", "galera.choose_bootstrap")
+    asked = ("cmd.run", "galera.status", "galera.recover_position", "galera.choose_bootstrap")
     actions = [(m, f) for m, f in cluster.log if f not in asked]
     assert actions == [
         ("db2", "galera.mark_safe_to_bootstrap"), ("db2", "galera.bootstrap"), ("db2", "galera.wait"),
         ("db1", "service.start"), ("db1", "galera.wait"), ("db3", "service.start"), ("db3", "galera.wait"),
     ]
-    assert steps[1] == {"marked safe_to_bootstrap": "db2"} and steps[-1] == {"joined": "db3", "size": 3}
+    assert steps[2] == {"marked safe_to_bootstrap": "db2"} and steps[-1] == {"joined": "db3", "size": 3}
 
 
 def test_recover_refuses_and_touches_nothing_when_uuids_differ(cluster):
     cluster.positions["db3"]["uuid"] = "1a2b3c4d-0000-11f0-8888-000000000001"
     with pytest.raises(runner.CommandExecutionError, match="state UUIDs differ"):
         runner.recover(["db1", "db2", "db3"])
-    assert {f for _, f in cluster.log} == {"galera.recover_position", "galera.choose_bootstrap"}
+    assert {f for _, f in cluster.log} == {"cmd.run", "galera.status", "galera.recover_position",
+                                           "galera.choose_bootstrap"}
 
 
 def test_recover_refuses_when_a_member_cannot_tell_its_position(cluster):
@@ -66,3 +75,52 @@ def test_recover_refuses_when_a_member_cannot_tell_its_position(cluster):
 def test_recover_needs_the_members():
     with pytest.raises(runner.CommandExecutionError, match="give the data members"):
         runner.recover("")
+
+
+def view(status="Primary", state=4, size=3, uuid=UUID):
+    return {"wsrep": True, "cluster_status": status, "local_state": state, "ready": status == "Primary",
+            "local_state_comment": {4: "Synced", 1: "Joining"}.get(state, "Initialized"),
+            "cluster_size": size, "cluster_state_uuid": uuid}
+
+
+def actions(cluster):
+    return [(m, f) for m, f in cluster.log if f not in ("cmd.run", "galera.status")]
+
+
+def test_recover_leaves_a_healthy_cluster_alone(cluster):
+    cluster.views = {n: view() for n in ("db1", "db2", "db3")}
+    assert runner.recover("db1,db2,db3") == []
+    assert actions(cluster) == []
+    assert runner.healthy("db1,db2,db3") == {"healthy": True, "primary": ["db1", "db2", "db3"], "reasons": []}
+
+
+def test_recover_only_starts_the_stopped_members_when_a_primary_component_survives(cluster):
+    cluster.views = {"db2": view(size=1)}
+    steps = runner.recover("db1,db2,db3")
+    assert actions(cluster) == [("db1", "service.start"), ("db1", "galera.wait"),
+                                ("db3", "service.start"), ("db3", "galera.wait")]
+    assert steps[1] == {"primary component on": ["db2"], "starting": ["db1", "db3"]}
+
+
+def test_recover_stops_non_primary_members_before_it_bootstraps_the_most_advanced(cluster):
+    cluster.views = {"db1": view("non-Primary", 0, 1), "db3": view("non-Primary", 0, 1)}
+    runner.recover("db1,db2,db3")
+    acted = [a for a in actions(cluster) if a[1] not in ("galera.recover_position", "galera.choose_bootstrap")]
+    assert acted[:4] == [("db1", "service.stop"), ("db3", "service.stop"),
+                         ("db2", "galera.mark_safe_to_bootstrap"), ("db2", "galera.bootstrap")]
+    assert [f for _, f in acted].count("galera.bootstrap") == 1
+
+
+def test_recover_refuses_and_touches_nothing_while_a_member_does_not_answer(cluster):
+    cluster.views = {"db1": view("non-Primary", 0, 1)}
+    cluster.silent = {"db3"}
+    with pytest.raises(runner.CommandExecutionError, match="db3 does not answer Salt"):
+        runner.recover("db1,db2,db3")
+    assert actions(cluster) == []
+
+
+def test_judge_names_every_reason_a_cluster_is_not_whole():
+    found = runner.judge({"db1": view(size=2), "db2": view("non-Primary", 0, 1), "db3": None}, 3)
+    assert found["healthy"] is False and found["primary"] == ["db1"]
+    assert found["reasons"] == ["db1: sees 2 members, expected 3",
+                                "db2: not in the Primary component (non-Primary)", "db3: does not answer Salt"]
