@@ -38,11 +38,39 @@ def pytest_addoption(parser):
     )
 
 
+# One pytest session deploys each architecture once on its lab, so modules run grouped by what they
+# need: the lab tools and all_in_one, the spare-lab functional tests, then ONE full_ha deployment that
+# the issue-4 checks, the security posture, the rolling upgrade and (last, as they break things) the
+# fault scenarios share; mini_ha (its own target) redeploys and so comes after everything.
+MODULE_ORDER = [
+    "test_lab_tool",
+    "test_all_in_one",
+    "test_bind9_functional",
+    "test_galera_functional",
+    "test_ha_data_layers",
+    "test_full_ha",
+    "test_security",
+    "test_rolling_upgrade",
+    "test_faults",
+    "test_mini_ha",
+]
+
+
+def module_rank(module: str) -> float:
+    """Where a lab module runs in the session; modules not listed run before the full_ha group."""
+    return MODULE_ORDER.index(module) if module in MODULE_ORDER else MODULE_ORDER.index("test_full_ha") - 0.5
+
+
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.lab)
+    items.sort(
+        key=lambda item: (
+            module_rank(Path(str(item.fspath)).stem) if here in Path(str(item.fspath)).parents else -1
+        )
+    )
 
 
 class LxcAttachBackend(base.BaseBackend):
