@@ -338,6 +338,32 @@ SCHEMA = {
             },
             "additionalProperties": {"type": "string", "minLength": 1},
         },
+        # The site's release (fileshare.release; moved node by node by fileshare.rolling_upgrade).
+        "release": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$",
+                    "x-reason": "must be a release name (letters, digits, '.', '_', '+', '~', '-'; "
+                    "at most 64 characters)",
+                },
+                "packages": {
+                    "type": "object",
+                    "propertyNames": {
+                        "pattern": r"^[a-z0-9][a-z0-9+.-]+$",
+                        "x-reason": "must be a Debian package name",
+                    },
+                    "additionalProperties": {
+                        "type": "string",
+                        "pattern": r"^([0-9]+:)?[A-Za-z0-9.+~-]+$",
+                        "x-reason": "must be an exact package version (e.g. 2.6.12-1+deb12u3)",
+                    },
+                },
+            },
+        },
         # Free-form overrides merged over the OS map (template-formula's `lookup`).
         "lookup": {"type": "object"},
         # Per-site template overrides (TOFS, see formulas/fileshare/libtofs.jinja).

@@ -119,7 +119,8 @@ def judge(views, expected):
             if view.get("cluster_size") != expected:
                 reasons.append(f"{node}: sees {view.get('cluster_size')} members, expected {expected}")
         else:
-            reasons.append(f"{node}: not in the Primary component ({view.get('cluster_status') or 'disconnected'})")
+            status = view.get("cluster_status") or "disconnected"
+            reasons.append(f"{node}: not in the Primary component ({status})")
         if view.get("cluster_state_uuid"):
             uuids.add(view["cluster_state_uuid"])
     if len(uuids) > 1:
@@ -132,7 +133,8 @@ def _settled(members, service, timeout):
     from a starting server, or a --wsrep-recover beside it, would be wrong."""
     deadline = time.monotonic() + float(timeout)
     while True:
-        states = _call(members, "cmd.run", arg=[f"systemctl is-active {service}"], kwarg={"ignore_retcode": True})
+        states = _call(members, "cmd.run", arg=[f"systemctl is-active {service}"],
+                       kwarg={"ignore_retcode": True})
         busy = sorted(m for m, (ok, ret) in states.items() if ok and ret in ("activating", "deactivating"))
         if not busy or time.monotonic() >= deadline:
             return busy
@@ -194,7 +196,8 @@ def recover(members, timeout=300, service="mariadb", expected=None):
     expected = int(expected or len(members))
     busy = _settled(members, service, min(float(timeout), 120))
     if busy:
-        raise CommandExecutionError(f"{service} is still starting or stopping on {', '.join(busy)}: try again")
+        raise CommandExecutionError(f"{service} is still starting or stopping on {', '.join(busy)}: "
+                                    "try again")
     views, found = _look(members, expected)
     if found["healthy"]:
         return []

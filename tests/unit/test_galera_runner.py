@@ -105,7 +105,8 @@ def test_recover_only_starts_the_stopped_members_when_a_primary_component_surviv
 def test_recover_stops_non_primary_members_before_it_bootstraps_the_most_advanced(cluster):
     cluster.views = {"db1": view("non-Primary", 0, 1), "db3": view("non-Primary", 0, 1)}
     runner.recover("db1,db2,db3")
-    acted = [a for a in actions(cluster) if a[1] not in ("galera.recover_position", "galera.choose_bootstrap")]
+    asked = ("galera.recover_position", "galera.choose_bootstrap")
+    acted = [a for a in actions(cluster) if a[1] not in asked]
     assert acted[:4] == [("db1", "service.stop"), ("db3", "service.stop"),
                          ("db2", "galera.mark_safe_to_bootstrap"), ("db2", "galera.bootstrap")]
     assert [f for _, f in acted].count("galera.bootstrap") == 1
@@ -122,5 +123,8 @@ def test_recover_refuses_and_touches_nothing_while_a_member_does_not_answer(clus
 def test_judge_names_every_reason_a_cluster_is_not_whole():
     found = runner.judge({"db1": view(size=2), "db2": view("non-Primary", 0, 1), "db3": None}, 3)
     assert found["healthy"] is False and found["primary"] == ["db1"]
-    assert found["reasons"] == ["db1: sees 2 members, expected 3",
-                                "db2: not in the Primary component (non-Primary)", "db3: does not answer Salt"]
+    assert found["reasons"] == [
+        "db1: sees 2 members, expected 3",
+        "db2: not in the Primary component (non-Primary)",
+        "db3: does not answer Salt",
+    ]
