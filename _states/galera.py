@@ -155,3 +155,19 @@ def quorate(name, expected=None, peers=False):
     else:
         ret.update(result=False, comment=f"{name} is not quorate: " + "; ".join(result["reasons"]))
     return ret
+
+
+def safe_to_take_down(name, node=None, expected=None):
+    """
+    Gate for rolling restarts: fail with the reasons unless NODE (default: this node) may be stopped
+    now (``galera.safe_to_take_down``: the rest keep a Primary component and are Synced). Changes nothing.
+    """
+    ret = _ret(name)
+    result = __salt__["galera.safe_to_take_down"](node=node, expected=expected)
+    if result["safe"]:
+        who = node or __grains__["id"]
+        ret["comment"] = f"{who} may be taken down: the others keep {name} Primary and Synced"
+    else:
+        ret.update(result=False, comment=f"{node or __grains__['id']} must not be taken down: "
+                   + "; ".join(result["reasons"]))
+    return ret

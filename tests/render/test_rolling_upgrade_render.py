@@ -1,0 +1,126 @@
+"""fileshare.rolling_upgrade and fileshare.release rendered with a release in the pillar: the runbook's
+order (pre-flight before any change, one node at a time, writer / Redis master / VIP holder last) and
+the release's changes on every role."""
+
+import pytest
+from render_harness import MASTER_ID
+from test_render import _ordered_steps
+
+RELEASE = {
+    "name": "2026.2",
+    "packages": {"haproxy": "2.6.12-1+deb12u3", "redis-server": "5:7.0.15-1~deb12u7"},
+}
+
+
+def show(renderer, arch, minion, sls, release=RELEASE):
+    caller = renderer._caller("debian-12")
+    caller.opts["id"] = caller.opts["grains"]["id"] = caller.opts["grains"]["host"] = minion
+    caller.opts["fileshare_example_architecture"] = arch
+    pillar = {"fileshare": {"release": release}} if release else {}
+    result = caller.cmd("state.show_sls", sls, pillar=pillar)
+    assert isinstance(result, dict), f"{sls} on {minion} ({arch}) does not render:\n{result}"
+    return result
+
+
+def steps(result):
+    return [s[1:] for s in _ordered_steps(result)]
+
+
+def index(titles, prefix):
+    found = [i for i, t in enumerate(titles) if t.startswith(prefix)]
+    assert found, f"no step starting with {prefix!r} in {titles}"
+    return found[0]
+
+
+@pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
+def test_rolling_upgrade_reads_as_the_runbook(renderer, arch):
+    found = steps(show(renderer, arch, MASTER_ID, "fileshare.rolling_upgrade"))
+    titles = [t for t, _, _ in found]
+    assert titles[0] == "pillar is valid for the site"
+    first_change = min(i for i, t in enumerate(titles) if not t.startswith(("pre-flight", "pillar is valid")))
+    assert all(t.startswith("pre-flight") for t in titles[1:first_change])
+    for what in ("Galera", "serves on every load node", "/health", "Sentinels", "Gluster"):
+        assert any(what in t for t in titles[:first_change]), f"no pre-flight check of {what}"
+    app, db, im, load = ("app", "db", "im", "lb") if arch == "full_ha" else ("node",) * 4
+    # Each step requires the one before it: one node at a time, in this order.
+    for (title, _, args), previous in zip(found[2:], titles[1:], strict=False):
+        assert previous in {str(v) for r in args["require"] for v in r.values()}, title
+    for kind, names in (("app node", [f"{app}1", f"{app}2"]),):
+        for name in names:
+            drain = index(titles, f"{kind} {name} is drained")
+            up = index(titles, f"{kind} {name} (drained) runs release 2026.2")
+            ready = index(titles, f"{kind} {name} takes traffic again")
+            assert drain < up < ready
+    dbs = [f"{db}3", f"{db}2", f"{db}1"]
+    order = [index(titles, f"database node {n} may be taken down") for n in dbs]
+    assert order == sorted(order), "database nodes: backups first, the writer (first node) last"
+    for n in dbs:
+        assert (
+            index(titles, f"database node {n} may be taken down")
+            < index(titles, f"database node {n} is in maint")
+            < index(titles, f"database node {n} (in maint) runs")
+            < index(titles, f"database node {n} takes")
+        )
+    ims = [f"{im}3", f"{im}2", f"{im}1"]
+    order = [index(titles, f"intermediate node {n} does not hold the Redis master") for n in ims]
+    assert order == sorted(order), "intermediate nodes: replicas first, the initial master last"
+    lbs = [f"{load}2", f"{load}1"]
+    order = [index(titles, f"load node {n} does not hold the VIP") for n in lbs]
+    assert order == sorted(order), "load nodes: the BACKUP first"
+    layers = [
+        index(titles, p)
+        for p in (
+            "app node",
+            "database node",
+            "intermediate node",
+            "storage node",
+            "load node",
+            "the file share works end to end",
+        )
+    ]
+    assert layers == sorted(layers)
+    upgrades = [(t, args) for t, fun, args in found if fun == "salt.state"]
+    assert upgrades and all(args["sls"] == "fileshare.release" for _, args in upgrades)
+    assert all(args["pillar"] == {"fileshare": {"release": RELEASE}} for _, args in upgrades)
+    assert all(len(str(args["tgt"]).split(",")) == 1 for _, args in upgrades), "one node at a time"
+    assert "lab-redis-pw" not in repr(found), "the Redis password reached the orchestration's data"
+
+
+def test_rolling_upgrade_refuses_without_a_release(renderer):
+    found = steps(show(renderer, "full_ha", MASTER_ID, "fileshare.rolling_upgrade", release=None))
+    assert [fun for _, fun, _ in found] == ["fileshare_pillar.validated", "test.fail_without_changes"]
+
+
+def test_rolling_upgrade_refuses_all_in_one(renderer):
+    found = steps(show(renderer, "all_in_one", MASTER_ID, "fileshare.rolling_upgrade"))
+    assert [fun for _, fun, _ in found] == ["fileshare_pillar.validated", "test.fail_without_changes"]
+    assert "mini_ha or full_ha" in found[1][0] or "mini_ha or full_ha" in str(found[1][2])
+
+
+@pytest.mark.parametrize(
+    "minion, expected",
+    [
+        ("lb1", {"HAProxy is configured", "HAProxy is running and enabled"}),
+        ("app1", {"X-Fileshare-Release-App", "fileshare.release", "php8.2-fpm"}),
+        ("db1", {"systemctl restart mariadb", "99-fileshare-release.cnf"}),
+        (
+            "im1",
+            {
+                "systemctl restart redis-server",
+                "systemctl restart redis-sentinel",
+                "systemctl restart memcached",
+            },
+        ),
+        ("st1", {"systemctl restart glusterd"}),
+    ],
+)
+def test_release_changes_every_layer_it_runs_on(renderer, minion, expected):
+    result = show(renderer, "full_ha", minion, "fileshare.release")
+    text = repr(result)
+    for what in expected | {"Pin: version 2.6.12-1+deb12u3", "Pin-Priority: 1001"}:
+        assert what in text, f"{minion}: {what!r} missing from fileshare.release"
+    pkgs = [args for _, fun, args in steps(result) if fun == "pkg.installed" and "version" in args]
+    assert {p["name"]: p["version"] for p in pkgs} == RELEASE["packages"]
+    assert all("ok installed" in p["onlyif"] for p in pkgs), (
+        "a pinned package is installed only where present"
+    )
