@@ -364,6 +364,16 @@ SCHEMA = {
                 },
             },
         },
+        # nftables (formulas/fileshare/infra/firewall.sls): on by default on mini_ha/full_ha.
+        "firewall": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                # Who may ssh to the nodes; nobody when empty.
+                "admin_sources": _networks(),
+            },
+        },
         # Free-form overrides merged over the OS map (template-formula's `lookup`).
         "lookup": {"type": "object"},
         # Per-site template overrides (TOFS, see formulas/fileshare/libtofs.jinja).

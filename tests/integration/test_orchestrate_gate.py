@@ -199,6 +199,12 @@ _FULL_HA_TWO_DB = (
             "fileshare:vip:address: 10.77.0.22 collides with fileshare:nodes:1:address",
             id="mini_ha_vip_on_a_node",
         ),
+        pytest.param(
+            "fileshare.full_ha",
+            _ha("full_ha", [n for n in _FULL_HA_TWO_DB if n["name"] != "db2"]),
+            "fileshare:nodes: full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found 1",
+            id="full_ha_two_of_three_galera_nodes_removed",
+        ),
     ],
 )
 def test_bad_pillar_stops_the_ha_orchestrations_at_validation(

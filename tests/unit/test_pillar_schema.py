@@ -366,6 +366,67 @@ BAD = [
 ]
 
 
+# Hostile input (issue 6): edits that would break a running cluster are refused before any change.
+BAD += [
+    (
+        "two_of_three_galera_nodes_removed",
+        "full_ha",
+        _full_ha_without("db", 1),
+        "fileshare:nodes",
+        "full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found 1",
+    ),
+    (
+        "load_node_on_the_vip",
+        "full_ha",
+        _set(["nodes", 1, "address"], "10.77.0.100"),
+        "fileshare:vip:address",
+        "collides with fileshare:nodes:1:address",
+    ),
+    (
+        "storage_node_on_the_vip",
+        "full_ha",
+        _set(["vip", "address"], "10.77.0.73"),
+        "fileshare:vip:address",
+        "the floating VIP needs an address of its own",
+    ),
+    (
+        "mini_ha_node_without_storage",
+        "mini_ha",
+        _set(["nodes", 2, "roles"], ["load", "app", "db", "intermediate", "infra"]),
+        "fileshare:nodes:2:roles",
+        "node3 lacks storage",
+    ),
+    (
+        "owncloud_artifact_without_checksum",
+        "full_ha",
+        lambda d: d.update(
+            product="owncloud", artifacts={"owncloud": {"url": "http://10.77.0.1:3143/artifacts/oc.tar.bz2"}}
+        ),
+        "fileshare:artifacts:owncloud:sha256",
+        "required",
+    ),
+    (
+        "seafile_without_artifact",
+        "full_ha",
+        _set(["product"], "seafile"),
+        "fileshare:artifacts:seafile",
+        "product seafile needs its artifact",
+    ),
+    (
+        "firewall_admin_source_not_a_network",
+        "full_ha",
+        _set(["firewall"], {"admin_sources": ["anywhere"]}),
+        "fileshare:firewall:admin_sources:0",
+        "IPv4 address or network",
+    ),
+    (
+        "firewall_unknown_key",
+        "full_ha",
+        _set(["firewall"], {"allow_all": True}),
+        "fileshare:firewall:allow_all",
+        "unknown key",
+    ),
+]
 @pytest.mark.parametrize(("base", "mutate", "key", "words"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_bad_pillar_gives_exactly_one_clear_error(examples, base, mutate, key, words):
     data = copy.deepcopy(examples[base])

@@ -36,13 +36,15 @@ commands:
   freeze NODE             freeze NODE's processes
   partition NODE          detach NODE from the bridge, silently
   heal NODE               undo kill, freeze or partition
+  outsider up|down        a node on the bridge that is no site member (address not in pillar, no
+                          minion): `run outsider CMD` probes the site from outside
 """
 
 NODE_COMMANDS = {"shell", "run", "kill", "freeze", "partition", "heal"}
 ARCH_COMMANDS = {"up", "converge"}
 PASSTHROUGH = {"salt", "salt-run"}
 PLAIN = {"status", "down"}
-COMMANDS = NODE_COMMANDS | ARCH_COMMANDS | PASSTHROUGH | PLAIN
+COMMANDS = NODE_COMMANDS | ARCH_COMMANDS | PASSTHROUGH | PLAIN | {"outsider"}
 
 
 def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
@@ -74,6 +76,10 @@ def _parse(argv: list[str]):
         raise LabError("usage: fileshare-lab shell NODE [-- CMD...]")
     elif command == "run" and len(rest) < 2:
         raise LabError("usage: fileshare-lab run NODE CMD...")
+    elif command == "outsider":
+        if len(rest) != 1:
+            raise LabError("usage: fileshare-lab outsider up|down")
+        logic.check_outsider_action(rest[0])
     return opts, command, rest
 
 
@@ -404,6 +410,25 @@ def cmd_fault(lab: Lab, command: str, name: str) -> int:
     return 0
 
 
+def cmd_outsider(lab: Lab, action: str) -> int:
+    saved = lab.require_up()
+    old = saved.get("outsider")
+    if old:
+        host.destroy_container(lab, old["container"])
+        lab.save({k: v for k, v in saved.items() if k != "outsider"})
+    if action == "down":
+        say(f"outsider of lab {lab.name} is gone" if old else f"lab {lab.name} had no outsider")
+        return 0
+    made = host.create_outsider(lab)
+    lab.save({**lab.saved, "outsider": made})
+    host.start_container(lab, made["container"])
+    say(
+        f"outsider up at {made['address']} on {lab.bridge} (no minion, not in pillar): "
+        f"fileshare-lab --lab {lab.name} run outsider CMD"
+    )
+    return 0
+
+
 def cmd_exec(lab: Lab, command: str, rest: list[str]) -> int:
     node = lab.node(rest[0])
     if command == "shell":
@@ -434,14 +459,18 @@ def main(argv: list[str] | None = None) -> int:
             host.check_arch(rest[0])
         if command in NODE_COMMANDS:
             lab.node(rest[0])
+        if command == "outsider":
+            lab.require_up()
         _need_root()
-        if command in ("up", "converge", "down"):
+        if command in ("up", "converge", "down", "outsider"):
             # One changing command per lab at a time; other labs go on in parallel.
             with host.flock(f"{lab.paths['locks']}/lab-{lab.name}.lock", f"{command} of lab {lab.name}"):
                 if command == "up":
                     return cmd_up(lab, rest[0])
                 if command == "converge":
                     return cmd_converge(lab, rest[0])
+                if command == "outsider":
+                    return cmd_outsider(lab, rest[0])
                 return cmd_down(lab)
         if command == "status":
             return cmd_status(lab)

@@ -161,7 +161,7 @@ class Lab:
 
     def node(self, name: str) -> dict:
         saved = self.require_up()
-        for n in saved["nodes"]:
+        for n in saved["nodes"] + ([saved["outsider"]] if saved.get("outsider") else []):
             if n["name"] == name:
                 return n
         names = ", ".join(n["name"] for n in saved["nodes"])
@@ -696,6 +696,19 @@ def create_node(lab: Lab, node: dict, nodes: list[dict], domain: str) -> dict:
     write(f"{delta}/etc/apt/sources.list", logic.render_sources_list(lab.net))
     write(f"{delta}/etc/salt/minion.d/lab.conf", logic.render_minion_config(node=node["name"], net=lab.net))
     return {**node, "container": cname, "veth": veth}
+
+
+def create_outsider(lab: Lab) -> dict:
+    """A node on the lab's bridge that is no member of the site: same base image, an address the
+    pillar does not know, no Salt minion (the lab master accepts every key)."""
+    saved = lab.require_up()
+    entry = logic.outsider_entry(lab.net, saved["nodes"], saved.get("service") or {})
+    made = create_node(lab, entry, saved["nodes"] + [entry], saved.get("domain", ""))
+    delta = f"{lab.paths['lxcpath']}/{made['container']}/overlay/delta"
+    os.unlink(f"{delta}/etc/salt/minion.d/lab.conf")
+    os.makedirs(f"{delta}/etc/systemd/system", exist_ok=True)
+    os.symlink("/dev/null", f"{delta}/etc/systemd/system/salt-minion.service")
+    return made
 
 
 def start_container(lab: Lab, cname: str) -> None:

@@ -398,3 +398,32 @@ def ping_missing(expected: list[str], output: dict) -> list[str]:
 
 def format_seconds(s: float) -> str:
     return f"{s:.1f}s" if s < 120 else f"{int(s // 60)}m{s % 60:04.1f}s"
+
+
+# --- the outsider: a lab node on the bridge that is no member of the site ---------------------------
+
+OUTSIDER = "outsider"
+OUTSIDER_ACTIONS = ("up", "down")
+
+
+def check_outsider_action(action: str) -> str:
+    if action not in OUTSIDER_ACTIONS:
+        raise LabError(f"outsider takes {' or '.join(OUTSIDER_ACTIONS)}, not {action!r}")
+    return action
+
+
+def outsider_address(net: str, taken: list[str]) -> str:
+    """The highest host address of the lab's /24 that neither the master nor a site node uses, nor the
+    site's VIP (taken lists them all)."""
+    used = set(taken) | {master_address(net)}
+    for last in range(250, 1, -1):
+        address = f"{net}.{last}"
+        if address not in used:
+            return address
+    raise LabError(f"no free address for the outsider in {net}.0/24")
+
+
+def outsider_entry(net: str, nodes: list[dict], service: dict) -> dict:
+    """The outsider's node entry: no roles, an address the site's pillar does not know."""
+    taken = [n["address"] for n in nodes] + [v for v in [service.get("vip")] if v]
+    return {"name": OUTSIDER, "address": outsider_address(net, taken), "roles": []}

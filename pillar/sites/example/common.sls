@@ -47,6 +47,11 @@ fileshare:
       # Seconds a recovered higher-priority node waits (healthy) before it takes the VIP back.
       preempt_delay: 15
 
+  # nftables on every node (on by default on mini_ha/full_ha): each role admits only its peers.
+  firewall:
+    # Who may ssh to the nodes (the lab host; nobody when empty).
+    admin_sources: [{{ net }}.1/32]
+
   app:
     # apache (default; mod_dav for webdav) or nginx (alternative for PHP products).
     server: apache
