@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from fileshare_bench.stats import Record, summarize
-from fileshare_bench.target import Target
+from fileshare_bench.target import BenchError, Target
 
 DEFAULT_MIX = {"put": 0.25, "get": 0.35, "propfind": 0.2, "health": 0.2}
 EXPECTED = {"put": (201, 204), "get": (200,), "propfind": (207,), "health": (200,), "mkcol": (201, 405)}
@@ -151,7 +151,12 @@ class LoadGenerator:
             for path in [self.prefix + "/"] + [f"{self.prefix}/w{i}/" for i in range(self.workers)]:
                 status, _ = self._send(conn, "MKCOL", path)
                 if status not in EXPECTED["mkcol"]:
-                    raise RuntimeError(f"MKCOL {path} through {self.target.url}: HTTP {status}")
+                    raise BenchError(
+                        f"the service is not ready for load: MKCOL {path} through {self.target.url} "
+                        f"answered HTTP {status}"
+                    )
+        except (OSError, http.client.HTTPException) as exc:
+            raise BenchError(f"the service is not reachable for load at {self.target.url}: {exc}") from exc
         finally:
             conn.close()
 
