@@ -58,7 +58,7 @@ def lab_name(text: str) -> str:
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lab", type=lab_name, default="fileshare", help="lab whose VIP takes the load")
     parser.add_argument("--rate", type=number(0.1, 1000), default=30.0, help="requests/second")
-    parser.add_argument("--workers", type=number(1, 64, int), default=6, help="client threads")
+    parser.add_argument("--workers", type=number(1, 64, int), default=12, help="client threads")
     parser.add_argument("--user", default="alice", help="WebDAV user of the site")
 
 

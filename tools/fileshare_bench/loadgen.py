@@ -78,7 +78,7 @@ class LoadGenerator:
         self,
         target: Target,
         rate: float = 30.0,
-        workers: int = 6,
+        workers: int = 12,
         mix: dict | None = None,
         name: str = "run",
         timeout: float = 10.0,
