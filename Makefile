@@ -70,6 +70,13 @@ test-full-ha: venv host-deps
 # Every tier. CI (.ci/run) runs exactly this.
 test: check test-lab
 
+# The same release upgrade under client load through the VIP, naive (every node at once) and
+# fileshare.rolling_upgrade, on a converged full_ha lab (LAB); writes build/bench/rolling_upgrade.json,
+# .md and .png (docs/rolling-upgrade.md); exits 1 when the rolling upgrade failed a request.
+.PHONY: bench-rolling
+bench-rolling: venv
+	$(BIN)/fileshare-bench rolling --lab $(LAB)
+
 # Bring up the example site's nodes for ARCH and run its orchestration; prints how to reach it.
 lab: venv host-deps
 	$(BIN)/fileshare-lab --lab $(LAB) up $(ARCH)

@@ -86,7 +86,8 @@
 {%- endmacro %}
 
 {%- macro shell(title, tgt, script) %}
-{{- function(title, tgt, 'cmd.run', [script], {'shell': '/bin/bash', 'python_shell': True}) }}
+{#- The script goes as the cmd keyword: a positional `a=b ...` would be parsed as a keyword argument. #}
+{{- function(title, tgt, 'cmd.run', [], {'cmd': script, 'shell': '/bin/bash', 'python_shell': True}) }}
 {%- endmacro %}
 
 {%- macro upgrade(title, tgt) %}
@@ -199,7 +200,7 @@ export REDISCLI_AUTH="$(sed -n 's/^requirepass "\(.*\)"$/\1/p' /etc/redis/*.conf
 role() { redis-cli --no-auth-warning -h {{ nodes[node].address }} -p {{ redis_port }} info replication | tr -d '\r' | sed -n 's/^role://p'; }
 now=$(role)
 if [ "$now" != master ]; then echo "{{ node }} is a Redis ${now:-unknown}: nothing to hand over"; exit 0; fi
-REDISCLI_AUTH= redis-cli -h {{ nodes[node].address }} -p {{ sentinel_port }} sentinel failover fileshare
+env -u REDISCLI_AUTH redis-cli -h {{ nodes[node].address }} -p {{ sentinel_port }} sentinel failover fileshare
 for i in $(seq 60); do
   [ "$(role)" = slave ] && { echo "{{ node }} handed the Redis master over (SENTINEL FAILOVER)"; exit 0; }
   sleep 1

@@ -1,0 +1,81 @@
+"""
+`salt-run state.orchestrate fileshare.rolling_upgrade` on full_ha: the pre-flight refuses an unhealthy
+cluster before it changes anything; an upgrade under client load through the VIP fails no request and
+leaves the new release live on every layer (packages the lab's apt cache offers in two versions,
+restarts, HAProxy and the app servers naming the release).
+
+The old release is set up first the naive way (every node at once, no load running): the upgrade under
+test then moves real packages (HAProxy, Redis, Memcached) from bookworm's version to
+bookworm-security's. The helpers are the benchmark's (tools/fileshare_bench/rolling.py).
+"""
+
+import json
+import time
+
+import pytest
+from fileshare_bench import rolling
+from fileshare_bench.loadgen import LoadGenerator
+from fileshare_bench.target import Target
+
+RATE = 15.0
+
+
+@pytest.fixture(scope="module")
+def ha(full_ha_lab):
+    problems = rolling.wait_healthy(full_ha_lab.name, 300)
+    assert not problems, f"the cluster is not healthy before the rolling upgrade tests: {problems}"
+    yield full_ha_lab
+    # The next module starts from a healthy cluster: every server back in service, quorum, Sentinels.
+    for app in ("app1", "app2"):
+        full_ha_lab.salt("-L", "lb1,lb2", "fileshare_haproxy.set_state", "fs_app", app, "ready")
+    problems = rolling.wait_healthy(full_ha_lab.name, 300)
+    assert not problems, f"the cluster is not healthy after the rolling upgrade tests: {problems}"
+
+
+@pytest.fixture(scope="module")
+def releases(ha):
+    return rolling.lab_releases(ha.name)
+
+
+def recorded_releases(lab):
+    nodes = lab.nodes.items()
+    return {name: node.run("cat /etc/fileshare/release 2>/dev/null").stdout for name, node in nodes}
+
+
+def test_preflight_refuses_a_drained_app_node_before_changing_anything(ha, releases):
+    _, new = releases
+    before = recorded_releases(ha)
+    out = ha.salt_json("lb1", "fileshare_haproxy.set_state", "fs_app", "app2", "drain")
+    assert out.get("lb1", {}).get("admin") == "drain", out
+    try:
+        seconds, ok, failures = rolling.rolling_upgrade(ha.name, dict(new, name="refused"))
+        assert not ok, "the rolling upgrade ran on a cluster with an app node drained"
+        titles = [title for title, _ in failures]
+        assert titles == ["pre-flight: app node app2 serves on every load node"], failures
+        assert "fs_app/app2 does not serve: admin drain" in failures[0][1], failures
+        assert recorded_releases(ha) == before, "the refused upgrade changed a node"
+        state = ha.salt_json("lb2", "fileshare_haproxy.server", "fs_app", "app1")
+        assert state.get("lb2", {}).get("admin") == "ready", "the refused upgrade drained app1"
+    finally:
+        ha.salt("-L", "lb1,lb2", "fileshare_haproxy.set_state", "fs_app", "app2", "ready")
+
+
+def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_everywhere(ha, releases):
+    old, new = releases
+    seconds, ok, failures = rolling.apply_release(ha.name, old, db_one_at_a_time=True)
+    assert ok, f"setting up the old release failed: {json.dumps(failures)[:3000]}"
+    problems = rolling.wait_healthy(ha.name, 300)
+    assert not problems, f"not healthy on the old release: {problems}"
+    since = time.time()
+    target = Target.from_lab(ha.name)
+    with LoadGenerator(target, rate=RATE, workers=4, name="rolling") as lg:
+        time.sleep(5)
+        seconds, ok, failures = rolling.rolling_upgrade(ha.name, new, on_step=lg.mark)
+        time.sleep(20)  # the first load node takes the VIP back after preempt_delay (15 s)
+    summary = lg.run.summary()
+    assert ok, f"fileshare.rolling_upgrade failed after {seconds:.0f} s: {failures}"
+    bad = [r for r in lg.run.records if r.status is None or r.status >= 400][:10]
+    assert summary["failed"] == 0, f"{summary['failed']} failed requests during the upgrade: {summary}; {bad}"
+    assert summary["requests"] >= RATE * seconds * 0.8, f"the load generator fell behind: {summary}"
+    problems = rolling.release_problems(ha.name, new, since)
+    assert not problems, f"release {new['name']} is not live everywhere: {problems}"
