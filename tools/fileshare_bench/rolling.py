@@ -307,7 +307,9 @@ def release_problems(lab_name, release, since):
             )
             if f"X-Fileshare-Release-App: {release['name']}".lower() not in out.lower():
                 problems.append(f"{node}: the app server does not name release {release['name']}")
-            services += ["php8.2-fpm"]
+            code, out = node_run(lab, node, "cat /etc/php/*/fpm/conf.d/99-fileshare-release.ini")
+            if f'"{release["name"]}"' not in out:
+                problems.append(f"{node}: php-fpm's release setting is {out.strip()[:100]!r}")
         if "load" in roles:
             code, out = node_run(
                 lab,
@@ -317,6 +319,9 @@ def release_problems(lab_name, release, since):
             )
             if f"X-Fileshare-Release-Load: {release['name']}".lower() not in out.lower():
                 problems.append(f"{node}: HAProxy behind the VIP does not name release {release['name']}")
+            code, out = node_run(lab, node, "grep -h X-Fileshare-Release-Load /etc/haproxy/haproxy.cfg")
+            if f'"{release["name"]}"' not in out:
+                problems.append(f"{node}: HAProxy's configuration does not name release {release['name']}")
         if "db" in roles:
             services += ["mariadb"]
         if "intermediate" in roles:
@@ -471,6 +476,29 @@ def _on_old(lab, old):
         raise BenchError(f"the lab is not healthy on the old release: {problems[:5]}")
 
 
+def _previous(out_dir, only):
+    path = out_dir / "rolling_upgrade.json"
+    if not path.exists():
+        return []
+    return [row for name, row in json.loads(path.read_text())["strategies"].items() if name != only]
+
+
+def _previous_runs(out_dir, only):
+    from fileshare_bench.loadgen import Run
+    from fileshare_bench.stats import Record
+
+    runs = {}
+    for path in sorted(out_dir.glob("rolling_upgrade_*_records.json")):
+        data = json.loads(path.read_text())
+        if data["name"] == only:
+            continue
+        run = Run(data["name"], data["started_at"])
+        run.records = [Record(*r) for r in data["records"]]
+        run.marks = [(m["t"], m["label"]) for m in data["marks"]]
+        runs[data["name"]] = run
+    return runs
+
+
 def _run(args) -> int:
     from fileshare_bench.plot import timeline
     from fileshare_bench.stats import markdown_table
@@ -504,6 +532,9 @@ def _run(args) -> int:
                 if problems:
                     raise BenchError(f"the lab did not recover after the naive upgrade: {problems[:5]}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        # One strategy measured now: the other one's row and records from the last run, if any.
+        rows, runs = _previous(out_dir, args.only) + rows, {**_previous_runs(out_dir, args.only), **runs}
     result = {
         "lab": args.lab,
         "rate": args.rate,
