@@ -70,6 +70,12 @@ test-full-ha: venv host-deps
 # Every tier. CI (.ci/run) runs exactly this.
 test: check test-lab
 
+# The fault scenarios of issue 6 under client load on a converged full_ha lab (LAB); writes
+# build/bench/faults.json and faults.md (docs/faults.md); exits 1 when a scenario's check failed.
+.PHONY: bench-faults
+bench-faults: venv
+	$(BIN)/fileshare-bench faults --lab $(LAB)
+
 # The same release upgrade under client load through the VIP, naive (every node at once) and
 # fileshare.rolling_upgrade, on a converged full_ha lab (LAB); writes build/bench/rolling_upgrade.json,
 # .md and .png (docs/rolling-upgrade.md); exits 1 when the rolling upgrade failed a request.

@@ -215,7 +215,10 @@ SCHEMA = {
                 "keepalived": {
                     "type": "object",
                     "properties": {
-                        "advert_int": {"type": "integer", "minimum": 1, "maximum": 255},
+                        # Seconds; below 1 keepalived speaks VRRPv3 (centiseconds, at most 40.95 s).
+                        "advert_int": {"type": "number", "minimum": 0.05, "maximum": 255},
+                        "check_interval": {"type": "integer", "minimum": 1, "maximum": 60},
+                        "check_fall": {"type": "integer", "minimum": 1, "maximum": 10},
                         "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
                         "preempt_delay": {"type": "integer", "minimum": 0, "maximum": 1000},
                         "interface": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,15}$"},

@@ -42,7 +42,9 @@ fileshare:
     # HA architectures: keepalived VRRP. priorities (node name -> 1..254) default to the first load node
     # highest; virtual_router_id must be unique on the segment.
     keepalived:
-      advert_int: 1
+      # Seconds between VRRP adverts; below 1 = VRRPv3 without VRRP authentication (docs/faults.md).
+      # The BACKUP takes the VIP after about 3.5 adverts without one: ~0.9 s here.
+      advert_int: 0.25
       virtual_router_id: 51
       # Seconds a recovered higher-priority node waits (healthy) before it takes the VIP back.
       preempt_delay: 15
