@@ -516,7 +516,7 @@ def kill_vip_master(sc: Scenario) -> None:
     t_heal = sc.mark(f"heal {master}")
     sc.windows["failover"] = (t_kill - 1, t_heal)
     c.fault("heal", master)
-    c.wait(lambda: c.answers(master), 120, f"{master} answers Salt again")
+    c.wait(lambda: c.answers(master), 300, f"{master} answers Salt again")
     # The higher-priority node takes the VIP back after preempt_delay: a second, planned move.
     c.wait(lambda: c.vip_holder() == [master], 120, f"the VIP returns to {master}", interval=0.5)
     sc.observed["vip_back_after_heal_seconds"] = round(sc.load.now() - t_heal, 1)
@@ -733,7 +733,7 @@ def kill_app_redis_storage(sc: Scenario) -> None:
     sc.check("a Redis write through the VIP works after the failover", "+OK" in out, out.strip()[-60:])
     sc.mark(f"heal {master}")
     c.fault("heal", master)
-    c.wait(lambda: c.answers(master), 120, f"{master} answers Salt again")
+    c.wait(lambda: c.answers(master), 300, f"{master} answers Salt again")
     c.wait(lambda: c.redis_role(master) == "slave", 120, f"{master} comes back as a replica", interval=2)
     sc.check("the old master came back as a replica", True)
 
@@ -743,7 +743,7 @@ def kill_app_redis_storage(sc: Scenario) -> None:
     time.sleep(15)  # writes go on with two bricks of three
     sc.mark(f"heal {st}")
     c.fault("heal", st)
-    c.wait(lambda: c.answers(st), 120, f"{st} answers Salt again")
+    c.wait(lambda: c.answers(st), 300, f"{st} answers Salt again")
     t0 = time.monotonic()
     c.wait(lambda: c.gluster_pending() == 0, 300, "the volume has nothing left to heal", interval=3)
     sc.observed["gluster_heal_seconds"] = round(time.monotonic() - t0, 1)
@@ -755,7 +755,7 @@ def flood(sc: Scenario) -> None:
     source = c.role("intermediate")[-1]  # another address than the normal client (the host)
     time.sleep(3)
     sc.mark(f"flood from {source}")
-    proc = c.run(source, ["python3", "-c", FLOOD, c.vip, c.fqdn, "150", "20", "12"], timeout=120)
+    proc = c.run(source, ["python3", "-c", FLOOD, c.vip, c.fqdn, "100", "20", "8"], timeout=120)
     sc.mark("flood over")
     try:
         counts = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -803,7 +803,7 @@ def run_scenario(cluster: Cluster, target: Target, number: int, rate: float = 15
         try:
             cluster.heal_all()
             cluster.wait(
-                lambda: all(cluster.answers(n) for n in cluster.nodes), 180, "every node answers Salt"
+                lambda: all(cluster.answers(n) for n in cluster.nodes), 300, "every node answers Salt"
             )
             cluster.wait(cluster.galera_whole, 120, "Galera is whole after the heal", interval=3)
         except FaultError as exc:

@@ -1,0 +1,43 @@
+"""fileshare-bench faults: scenario selection refused with one message, the report's table and notes."""
+
+import argparse
+import json
+
+import pytest
+from fileshare_bench import faults
+
+
+def test_scenarios_are_chosen_by_number_and_the_outage_runs_last():
+    assert faults._numbers("5,1,3") == [1, 3, 5]
+    assert faults.ORDER[-1] == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("x", "not a comma-separated list"), ("0,9", "scenarios are 1..7"), (",", "scenarios are 1..7")],
+)
+def test_bad_scenario_numbers_are_refused_naming_the_problem(text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        faults._numbers(text)
+
+
+def test_the_report_has_one_row_per_scenario_with_its_window_losses_and_failed_checks(tmp_path):
+    result = {
+        "scenario": "2 kill the database writer",
+        "requests": 100,
+        "failed": 3,
+        "error_window_seconds": 2.5,
+        "data_lost": 0,
+        "checks": {"no committed row lost": True, "the writer committed rows": False},
+        "observed": {"db_error_window_seconds": 2.1, "rows": {1, 2}},
+        "parts": {"failover": {"error_window_seconds": 1.5}},
+        "error": None,
+    }
+    js, md = faults.write_report([result], tmp_path, "fileshare-bench faults --lab x --only 2")
+    table = md.read_text().splitlines()
+    assert table[2].startswith("| scenario | requests | failed | error window (s) | data lost (rows) |")
+    row = table[4]
+    assert row.startswith("| 2 kill the database writer | 100 | 3 | 2.5 | 0 |"), row
+    assert "db_error_window_seconds=2.1" in row and "failover_error_window_seconds=1.5" in row
+    assert "FAILED: the writer committed rows" in row
+    assert json.loads(js.read_text())["scenarios"][0]["requests"] == 100
