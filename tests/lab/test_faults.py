@@ -45,7 +45,8 @@ def scenario(cluster, target):
 
 def test_killing_the_vip_master_moves_the_vip_within_the_error_window(scenario):
     result = scenario(1)
-    failover = result["parts"]["failover"]
+    # WebDAV operations only: the deep /health also fails by itself on an overloaded host (docs/faults.md).
+    failover = result["parts"]["failover_webdav"]
     assert failover["error_window_seconds"] < FAILOVER_WINDOW_SECONDS, failover
     assert result["observed"]["vip_moved_after_seconds"] < FAILOVER_WINDOW_SECONDS, result["observed"]
 

@@ -477,6 +477,10 @@ class Scenario:
         run = self.load.run
         summary = run.summary()
         parts = {name: summarize(run.records, a, b) for name, (a, b) in self.windows.items()}
+        # The deep /health also fails on its own when the host is overloaded (2 s Redis/database
+        # timeouts): the WebDAV operations alone show what the fault did to file access.
+        webdav = [r for r in run.records if r.op != "health"]
+        parts.update({f"{name}_webdav": summarize(webdav, a, b) for name, (a, b) in self.windows.items()})
         return {
             "scenario": f"{self.number} {self.title}",
             "number": self.number,
@@ -838,6 +842,7 @@ def _note(result: dict) -> str:
     keys = [
         "vip_moved_after_seconds",
         "failover_error_window_seconds",
+        "failover_webdav_error_window_seconds",
         "failback_error_window_seconds",
         "writer_marked_down_after_seconds",
         "db_error_window_seconds",
