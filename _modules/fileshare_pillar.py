@@ -263,7 +263,15 @@ SCHEMA = {
                         },
                     },
                 },
-                "webdav": {"type": "object", "properties": {"realm": {"type": "string", "minLength": 1}}},
+                "webdav": {
+                    "type": "object",
+                    "properties": {
+                        "realm": {"type": "string", "minLength": 1},
+                        # mod_dav shares no locks between app nodes (docs/webdav.md); empty = by architecture.
+                        "engine": {"enum": ["", "mod_dav", "wsgidav"]},
+                        "lock_db": {"type": "string", "pattern": r"^(/[^\s]*)?$"},
+                    },
+                },
             },
         },
         "db": {
@@ -676,9 +684,26 @@ def topology_problems(data):
     return found
 
 
+def webdav_problems(data):
+    """mod_dav_fs keeps its locks in a per-node DBM file: refuse it where several app nodes serve one
+    data directory (a lock granted by one node would not stop a write through another)."""
+    app = data.get("app") if isinstance(data.get("app"), dict) else {}
+    webdav = app.get("webdav") if isinstance(app.get("webdav"), dict) else {}
+    apps = [n for n in data["nodes"] if "app" in n.get("roles", [])]
+    if data.get("product") == "webdav" and webdav.get("engine") == "mod_dav" and len(apps) > 1:
+        return [
+            {
+                "key": "fileshare:app:webdav:engine",
+                "reason": f"mod_dav cannot share WebDAV locks between the {len(apps)} app nodes "
+                "(docs/webdav.md): use wsgidav (or leave it empty)",
+            }
+        ]
+    return []
+
+
 def semantic_problems(data):
     """Address rules first; topology only once every address is sound (one defect, one message)."""
-    return address_problems(data) or topology_problems(data)
+    return address_problems(data) or topology_problems(data) or webdav_problems(data)
 
 
 def problems(data):

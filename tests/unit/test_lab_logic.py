@@ -250,8 +250,21 @@ def test_malformed_salt_extensions_are_refused(bad):
         logic.wheel_requirements(bad)
 
 
+def test_wheels_cover_the_wsgidav_engine_venv():
+    reqs = logic.wheel_requirements(
+        {
+            "salt_extensions": ["sqlparse==0.6.1"],
+            "wsgidav": {"requirements": ["WsgiDAV==4.4.0", "sqlparse==0.6.1"]},
+        }
+    )
+    assert "WsgiDAV==4.4.0" in reqs and reqs.count("sqlparse==0.6.1") == 1
+    with pytest.raises(LabError, match="wsgidav:requirements"):
+        logic.wheel_requirements({"wsgidav": {"requirements": "WsgiDAV"}})
+
+
 def test_the_repo_defaults_yield_the_wheels_the_formulas_pip_install():
     from fileshare_lab import host
 
     reqs = host.wheel_requirements()
     assert "salt==3008.4" in reqs and len(reqs) == len(set(reqs))
+    assert "WsgiDAV==4.4.0" in reqs

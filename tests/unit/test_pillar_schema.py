@@ -286,6 +286,20 @@ BAD = [
         "2 Galera db nodes cannot keep quorum",
     ),
     (
+        "mod_dav_on_several_app_nodes",
+        "full_ha",
+        _set(["app", "webdav", "engine"], "mod_dav"),
+        "fileshare:app:webdav:engine",
+        "mod_dav cannot share WebDAV locks between the 2 app nodes",
+    ),
+    (
+        "unknown_webdav_engine",
+        "full_ha",
+        _set(["app", "webdav", "engine"], "nginx"),
+        "fileshare:app:webdav:engine",
+        "",
+    ),
+    (
         "app_without_storage",
         "full_ha",
         _full_ha_without("storage", 0),
@@ -427,6 +441,8 @@ BAD += [
         "unknown key",
     ),
 ]
+
+
 @pytest.mark.parametrize(("base", "mutate", "key", "words"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_bad_pillar_gives_exactly_one_clear_error(examples, base, mutate, key, words):
     data = copy.deepcopy(examples[base])

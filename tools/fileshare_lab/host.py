@@ -634,6 +634,15 @@ def lxc_state(lab: Lab, cname: str) -> str:
     return proc.stdout.strip() or "ABSENT"
 
 
+def forget_minion(lab: Lab, name: str) -> None:
+    """Drop the master's accepted key and cache of one minion: its rebuilt node has a new key."""
+    pki = f"{lab.paths['master_root']}/etc/salt/pki/master"
+    for sub in ("minions", "minions_pre", "minions_denied", "minions_rejected"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{pki}/{sub}/{name}")
+    shutil.rmtree(f"{lab.paths['master_root']}/var/cache/salt/master/minions/{name}", ignore_errors=True)
+
+
 def destroy_container(lab: Lab, cname: str) -> None:
     path = lab.paths["lxcpath"]
     state = lxc_state(lab, cname)

@@ -118,7 +118,15 @@ def wheel_requirements(defaults: dict) -> list[str]:
     extra = defaults.get("salt_extensions", []) if isinstance(defaults, dict) else []
     if not isinstance(extra, list) or not all(isinstance(r, str) for r in extra):
         raise LabError("formulas/fileshare/parameters/defaults.yaml: salt_extensions must be a list of pins")
-    return SALT_REQUIREMENTS + [r for r in extra if r not in SALT_REQUIREMENTS]
+    # The HA WebDAV engine's venv (wsgidav:requirements) installs from the same mirror.
+    wsgidav = defaults.get("wsgidav", {}) if isinstance(defaults, dict) else {}
+    engine = wsgidav.get("requirements", []) if isinstance(wsgidav, dict) else []
+    if not isinstance(engine, list) or not all(isinstance(r, str) for r in engine):
+        raise LabError(
+            "formulas/fileshare/parameters/defaults.yaml: wsgidav:requirements must be a list of pins"
+        )
+    extra = extra + engine
+    return SALT_REQUIREMENTS + [r for r in dict.fromkeys(extra) if r not in SALT_REQUIREMENTS]
 
 
 def nodes_from_pillar(pillar: dict, net: str) -> list[dict]:

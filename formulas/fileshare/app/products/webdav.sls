@@ -1,15 +1,18 @@
-{#- WebDAV on Apache httpd's mod_dav + mod_dav_fs (class 1 and 2: dead properties and locks) serving
-    fileshare:app:data_dir to the users in fileshare:secrets:webdav_users (HTTP Basic over the TLS
-    front). Dead properties live beside the files (mod_dav_fs's .DAV directories); the lock database
-    lives on the same filesystem as the data (fileshare:app:webdav:lock_db, default
-    <data_dir>/../davlock/lockdb) so that app nodes sharing one data directory share the locks too
-    (docs/webdav.md says why). -#}
+{#- WebDAV (class 1 and 2: dead properties and locks) serving fileshare:app:data_dir to the users in
+    fileshare:secrets:webdav_users (HTTP Basic over the TLS front, checked by Apache). Two engines
+    (fileshare:app:webdav:engine, docs/webdav.md says why):
+      mod_dav  Apache's mod_dav + mod_dav_fs (all_in_one default): dead properties beside the files,
+               locks in a DBM file on the same filesystem; correct for ONE node only.
+      wsgidav  WsgiDAV on loopback behind Apache (HA default): locks and dead properties in the site's
+               Redis, keyed by URI, so every app node honours a lock another granted. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/app/settings.jinja" import app with context %}
 {%- set apache = fileshare.apache %}
 {%- set lock_dir = app.lock_db.rsplit('/', 1)[0] %}
+{%- set wsgidav = fileshare.wsgidav %}
+{%- set mirrors = fileshare.mirrors if fileshare.mirrors is mapping else {} %}
 
 {%- if fileshare.app.server != 'apache' %}
 
@@ -32,13 +35,6 @@ The WebDAV data directory exists:
     - mode: '0750'
     - makedirs: True
 
-The WebDAV lock database directory exists:
-  file.directory:
-    - name: {{ lock_dir }}
-    - user: {{ apache.user }}
-    - group: {{ apache.group }}
-    - mode: '0750'
-    - makedirs: True
 
 {#- Hashes are SHA-512 crypt(3), which Apache accepts on Linux. The salt is derived from the site and
     the user (not random) so that an unchanged password renders an unchanged file: a second run reports
@@ -56,6 +52,16 @@ The WebDAV users' password file is managed:
       - pkg: Apache httpd is installed
     - watch_in:
       - service: Apache httpd is running and enabled
+
+{%-   if app.webdav_engine == 'mod_dav' %}
+
+The WebDAV lock database directory exists:
+  file.directory:
+    - name: {{ lock_dir }}
+    - user: {{ apache.user }}
+    - group: {{ apache.group }}
+    - mode: '0750'
+    - makedirs: True
 
 WebDAV is served by Apache mod_dav:
   file.managed:
@@ -76,4 +82,114 @@ WebDAV is served by Apache mod_dav:
       - cmd: Apache httpd configuration is valid
     - watch_in:
       - service: Apache httpd is running and enabled
+{%-   elif not mirrors.get('python') %}
+
+WsgiDAV needs the site's Python mirror:
+  test.fail_without_changes:
+    - name: 'fileshare:mirrors:python is not set: the wsgidav engine installs only from the site mirror'
+{%-   else %}
+
+Python's venv module is installed for WsgiDAV:
+  pkg.installed:
+    - pkgs: {{ wsgidav.venv_pkgs | json }}
+
+The WsgiDAV virtualenv exists:
+  cmd.run:
+    - name: python3 -m venv {{ wsgidav.venv }}
+    - creates: {{ wsgidav.venv }}/bin/python
+    - require:
+      - pkg: Python's venv module is installed for WsgiDAV
+
+# Pinned wheels from the site's mirror only, never a public index.
+WsgiDAV and its Redis client are installed:
+  pip.installed:
+    - pkgs: {{ wsgidav.requirements | json }}
+    - bin_env: {{ wsgidav.venv }}/bin/pip
+    - no_index: True
+    - find_links: {{ mirrors.python | json }}
+{%-     if mirrors.python.startswith('http://') %}
+    - trusted_host: {{ mirrors.python.split('/')[2].split(':')[0] | json }}
+{%-     endif %}
+    - require:
+      - cmd: The WsgiDAV virtualenv exists
+
+The WsgiDAV server program is in place:
+  file.managed:
+    - name: {{ wsgidav.venv }}/fileshare_wsgidav.py
+    - source: {{ files_switch(['fileshare_wsgidav.py'], lookup='wsgidav-program') }}
+    - mode: '0644'
+    - require:
+      - cmd: The WsgiDAV virtualenv exists
+
+{#- Holds the Redis password: read from pillar inside the template, never shown. #}
+The WsgiDAV configuration is managed:
+  file.managed:
+    - name: {{ wsgidav.config }}
+    - source: {{ files_switch(['wsgidav.yaml.jinja'], lookup='wsgidav-config') }}
+    - template: jinja
+    - user: root
+    - group: {{ apache.group }}
+    - mode: '0640'
+    - makedirs: True
+    - show_changes: False
+    - context:
+        wsgidav: {{ wsgidav | json }}
+        data_dir: {{ fileshare.app.data_dir }}
+        redis: {{ app.redis | json }}
+
+The WsgiDAV service unit is installed:
+  file.managed:
+    - name: /etc/systemd/system/{{ wsgidav.service }}.service
+    - source: {{ files_switch(['fileshare-webdav.service.jinja'], lookup='wsgidav-unit') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        wsgidav: {{ wsgidav | json }}
+        data_dir: {{ fileshare.app.data_dir }}
+        user: {{ apache.user }}
+        group: {{ apache.group }}
+
+WsgiDAV is running and enabled:
+  service.running:
+    - name: {{ wsgidav.service }}
+    - enable: True
+    - require:
+      - file: The WebDAV data directory exists
+    - watch:
+      - pip: WsgiDAV and its Redis client are installed
+      - file: The WsgiDAV server program is in place
+      - file: The WsgiDAV configuration is managed
+      - file: The WsgiDAV service unit is installed
+{%-     if apache.layout == 'debian' %}
+
+Apache module proxy_http is enabled:
+  cmd.run:
+    - name: a2enmod -q proxy_http
+    - creates: {{ apache.config_dir }}/mods-enabled/proxy_http.load
+    - require:
+      - pkg: Apache httpd is installed
+    - onchanges_in:
+      - cmd: Apache httpd configuration is valid
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%-     endif %}
+
+WebDAV is served by WsgiDAV behind Apache:
+  file.managed:
+    - name: {{ apache.config_dir }}/fileshare.d/50-product.conf
+    - source: {{ files_switch(['apache-webdav-proxy.conf.jinja'], lookup='apache-webdav-proxy') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+        wsgidav: {{ wsgidav | json }}
+    - require:
+      - file: Apache's fileshare snippet directory exists
+      - file: The WebDAV users' password file is managed
+      - service: WsgiDAV is running and enabled
+    - require_in:
+      - cmd: Apache httpd configuration is valid
+    - watch_in:
+      - service: Apache httpd is running and enabled
+{%-   endif %}
 {%- endif %}

@@ -1,0 +1,178 @@
+# Managed by Salt (fileshare.app.products.webdav). Local changes are overwritten.
+"""WsgiDAV for several app nodes serving one shared data directory.
+
+Every app node runs this server behind its Apache (which authenticates and passes the user in a
+header). All WebDAV state that must be the same on every node lives in the site's Redis (through the
+HAProxy front that follows the master), keyed by URI, never by anything node-local:
+
+* locks: WsgiDAV's own LockStorageRedis;
+* the lock manager's check-then-grant critical section: a Redis lock, so two nodes cannot both grant
+  an exclusive lock on one resource (WsgiDAV only serialises the threads of one process);
+* dead properties: RedisPropertyManager below (one hash per resource URI).
+
+Usage: python fileshare_wsgidav.py /etc/fileshare/wsgidav.yaml
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+import redis
+import yaml
+from cheroot import wsgi
+from wsgidav import util
+from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+log = logging.getLogger("fileshare_wsgidav")
+
+
+def _client(options: dict) -> redis.Redis:
+    return redis.Redis(
+        host=options["host"],
+        port=int(options["port"]),
+        db=int(options.get("db", 0)),
+        password=options.get("password") or None,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+
+
+class ClusterLock:
+    """Stands in for the lock manager's process-local ReadWriteLock: one Redis lock for every app
+    node. Re-entrant per thread (the lock manager reads while it holds the write lock)."""
+
+    def __init__(self, client: redis.Redis, name: str, timeout: float = 30.0):
+        self._lock = client.lock(name, timeout=timeout, blocking_timeout=timeout, thread_local=True)
+        self._depth = threading.local()
+
+    def _enter(self) -> None:
+        depth = getattr(self._depth, "n", 0)
+        if depth == 0 and not self._lock.acquire():
+            raise RuntimeError("timed out waiting for the cluster-wide WebDAV lock manager lock")
+        self._depth.n = depth + 1
+
+    def acquire_read(self, timeout=None) -> None:
+        self._enter()
+
+    def acquire_write(self, timeout=None) -> None:
+        self._enter()
+
+    def release(self) -> None:
+        self._depth.n -= 1
+        if self._depth.n == 0:
+            self._lock.release()
+
+
+class RedisPropertyManager:
+    """Dead properties in Redis: hash <prefix><uri> maps property name (Clark notation) to its XML."""
+
+    def __init__(self, *, host, port, password=None, db=0, prefix="fileshare:davprop:"):
+        self._redis = _client({"host": host, "port": port, "password": password, "db": db})
+        self._prefix = prefix
+
+    def __repr__(self):
+        return self.__class__.__name__
+
+    def _key(self, url: str) -> str:
+        return self._prefix + url
+
+    def _children(self, url: str):
+        """Keys of url and everything below it (collections are moved and deleted with members)."""
+        base = url.rstrip("/")
+        pattern = "".join("[" + c + "]" if c in "*?[]\\" else c for c in self._key(base))
+        yield from (k.decode() for k in self._redis.scan_iter(match=pattern + "/*", count=500))
+        if self._redis.exists(self._key(base)):
+            yield self._key(base)
+        if base != url and self._redis.exists(self._key(url)):
+            yield self._key(url)
+
+    def get_properties(self, norm_url, environ=None):
+        return [name.decode() for name in self._redis.hkeys(self._key(norm_url))]
+
+    def get_property(self, norm_url, name, environ=None):
+        return self._redis.hget(self._key(norm_url), name)
+
+    def write_property(self, norm_url, name, property_value, dry_run=False, environ=None):
+        if not dry_run:
+            self._redis.hset(self._key(norm_url), name, property_value)
+
+    def remove_property(self, norm_url, name, dry_run=False, environ=None):
+        if not dry_run:
+            self._redis.hdel(self._key(norm_url), name)
+
+    def remove_properties(self, norm_url, environ=None):
+        keys = list(self._children(norm_url))
+        if keys:
+            self._redis.delete(*keys)
+
+    def copy_properties(self, src_url, dest_url, environ=None):
+        props = self._redis.hgetall(self._key(src_url))
+        pipe = self._redis.pipeline()
+        pipe.delete(self._key(dest_url))
+        if props:
+            pipe.hset(self._key(dest_url), mapping=props)
+        pipe.execute()
+
+    def move_properties(self, src_url, dest_url, with_children, environ=None):
+        keys = list(self._children(src_url)) if with_children else [self._key(src_url)]
+        src_key = self._key(src_url)
+        for key in keys:
+            if self._redis.exists(key):
+                self._redis.rename(key, self._key(dest_url) + key[len(src_key) :])
+
+
+class TrustedHeaderDC(BaseDomainController):
+    """Apache authenticates (the site's htpasswd) and passes the user in a header that it always sets
+    itself; this server listens on loopback only. Nobody logs in here directly."""
+
+    def get_domain_realm(self, path_info, environ):
+        return self._calc_realm_from_path_provider(path_info, environ)
+
+    def require_authentication(self, realm, environ):
+        return True
+
+    def basic_auth_user(self, realm, user_name, password, environ):
+        return False
+
+    def supports_http_digest_auth(self):
+        return False
+
+
+def make_app(config: dict) -> WsgiDAVApp:
+    store = config.pop("fileshare_redis")
+    config["lock_storage"] = {
+        "class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
+        "kwargs": {k: store[k] for k in ("host", "port", "password", "db") if k in store},
+    }
+    config.setdefault("http_authenticator", {})["domain_controller"] = TrustedHeaderDC
+    config["property_manager"] = RedisPropertyManager(**{k: store[k] for k in ("host", "port", "password")})
+    app = WsgiDAVApp(config)
+    app.lock_manager._lock = ClusterLock(_client(store), "fileshare:davlock:manager")
+    return app
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[1]) as fh:
+        config = yaml.safe_load(fh)
+    util.init_logging(config)
+    app = make_app(config)
+    server = wsgi.Server(
+        (config["host"], int(config["port"])),
+        app,
+        numthreads=int(config.get("server_args", {}).get("numthreads", 32)),
+        server_name="fileshare-wsgidav",
+    )
+    log.info("serving %s on %s:%s", config["provider_mapping"], config["host"], config["port"])
+    try:
+        server.start()
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
