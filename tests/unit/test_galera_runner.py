@@ -12,8 +12,16 @@ class Cluster:
     """Answers LocalClient calls as the module would on each stopped member."""
 
     def __init__(self, seqnos, uuids=None):
-        self.positions = {n: {"uuid": (uuids or {}).get(n, UUID), "seqno": s, "safe_to_bootstrap": False,
-                              "running": False, "cluster_status": ""} for n, s in seqnos.items()}
+        self.positions = {
+            n: {
+                "uuid": (uuids or {}).get(n, UUID),
+                "seqno": s,
+                "safe_to_bootstrap": False,
+                "running": False,
+                "cluster_status": "",
+            }
+            for n, s in seqnos.items()
+        }
         self.log = []
         self.views = {}  # running members: their galera.status (absent: MariaDB stopped)
         self.silent = set()  # members that do not answer Salt
@@ -33,8 +41,14 @@ class Cluster:
             elif fun == "galera.choose_bootstrap":
                 out[minion] = (True, galera.choose_bootstrap(*arg))
             elif fun == "galera.wait":
-                out[minion] = (True, {"cluster_size": sum(1 for m, f in self.log if f in ("galera.bootstrap",
-                                                                                           "service.start"))})
+                out[minion] = (
+                    True,
+                    {
+                        "cluster_size": sum(
+                            1 for m, f in self.log if f in ("galera.bootstrap", "service.start")
+                        )
+                    },
+                )
             else:
                 out[minion] = (True, True)
         return out
@@ -52,8 +66,13 @@ def test_recover_bootstraps_only_the_most_advanced_then_joins_the_rest_one_by_on
     asked = ("cmd.run", "galera.status", "galera.recover_position", "galera.choose_bootstrap")
     actions = [(m, f) for m, f in cluster.log if f not in asked]
     assert actions == [
-        ("db2", "galera.mark_safe_to_bootstrap"), ("db2", "galera.bootstrap"), ("db2", "galera.wait"),
-        ("db1", "service.start"), ("db1", "galera.wait"), ("db3", "service.start"), ("db3", "galera.wait"),
+        ("db2", "galera.mark_safe_to_bootstrap"),
+        ("db2", "galera.bootstrap"),
+        ("db2", "galera.wait"),
+        ("db1", "service.start"),
+        ("db1", "galera.wait"),
+        ("db3", "service.start"),
+        ("db3", "galera.wait"),
     ]
     assert steps[2] == {"marked safe_to_bootstrap": "db2"} and steps[-1] == {"joined": "db3", "size": 3}
 
@@ -62,8 +81,12 @@ def test_recover_refuses_and_touches_nothing_when_uuids_differ(cluster):
     cluster.positions["db3"]["uuid"] = "1a2b3c4d-0000-11f0-8888-000000000001"
     with pytest.raises(runner.CommandExecutionError, match="state UUIDs differ"):
         runner.recover(["db1", "db2", "db3"])
-    assert {f for _, f in cluster.log} == {"cmd.run", "galera.status", "galera.recover_position",
-                                           "galera.choose_bootstrap"}
+    assert {f for _, f in cluster.log} == {
+        "cmd.run",
+        "galera.status",
+        "galera.recover_position",
+        "galera.choose_bootstrap",
+    }
 
 
 def test_recover_refuses_when_a_member_cannot_tell_its_position(cluster):
@@ -78,9 +101,15 @@ def test_recover_needs_the_members():
 
 
 def view(status="Primary", state=4, size=3, uuid=UUID):
-    return {"wsrep": True, "cluster_status": status, "local_state": state, "ready": status == "Primary",
-            "local_state_comment": {4: "Synced", 1: "Joining"}.get(state, "Initialized"),
-            "cluster_size": size, "cluster_state_uuid": uuid}
+    return {
+        "wsrep": True,
+        "cluster_status": status,
+        "local_state": state,
+        "ready": status == "Primary",
+        "local_state_comment": {4: "Synced", 1: "Joining"}.get(state, "Initialized"),
+        "cluster_size": size,
+        "cluster_state_uuid": uuid,
+    }
 
 
 def actions(cluster):
@@ -97,8 +126,12 @@ def test_recover_leaves_a_healthy_cluster_alone(cluster):
 def test_recover_only_starts_the_stopped_members_when_a_primary_component_survives(cluster):
     cluster.views = {"db2": view(size=1)}
     steps = runner.recover("db1,db2,db3")
-    assert actions(cluster) == [("db1", "service.start"), ("db1", "galera.wait"),
-                                ("db3", "service.start"), ("db3", "galera.wait")]
+    assert actions(cluster) == [
+        ("db1", "service.start"),
+        ("db1", "galera.wait"),
+        ("db3", "service.start"),
+        ("db3", "galera.wait"),
+    ]
     assert steps[1] == {"primary component on": ["db2"], "starting": ["db1", "db3"]}
 
 
@@ -107,8 +140,12 @@ def test_recover_stops_non_primary_members_before_it_bootstraps_the_most_advance
     runner.recover("db1,db2,db3")
     asked = ("galera.recover_position", "galera.choose_bootstrap")
     acted = [a for a in actions(cluster) if a[1] not in asked]
-    assert acted[:4] == [("db1", "service.stop"), ("db3", "service.stop"),
-                         ("db2", "galera.mark_safe_to_bootstrap"), ("db2", "galera.bootstrap")]
+    assert acted[:4] == [
+        ("db1", "service.stop"),
+        ("db3", "service.stop"),
+        ("db2", "galera.mark_safe_to_bootstrap"),
+        ("db2", "galera.bootstrap"),
+    ]
     assert [f for _, f in acted].count("galera.bootstrap") == 1
 
 
@@ -128,3 +165,17 @@ def test_judge_names_every_reason_a_cluster_is_not_whole():
         "db2: not in the Primary component (non-Primary)",
         "db3: does not answer Salt",
     ]
+
+
+def test_recover_stops_members_stuck_starting_without_a_primary_then_bootstraps_one(cluster, monkeypatch):
+    monkeypatch.setattr(runner, "_settled", lambda members, service, timeout: ["db1", "db3"])
+    runner.recover("db1,db2,db3")
+    acted = [
+        a for a in actions(cluster) if a[1] not in ("galera.recover_position", "galera.choose_bootstrap")
+    ]
+    assert acted[:3] == [
+        ("db1", "service.stop"),
+        ("db3", "service.stop"),
+        ("db2", "galera.mark_safe_to_bootstrap"),
+    ]
+    assert [f for _, f in acted].count("galera.bootstrap") == 1
