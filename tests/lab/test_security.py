@@ -15,12 +15,14 @@ The outsider is removed at the end; nothing of the cluster is changed.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import re
 import shlex
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import dns.exception
@@ -30,7 +32,9 @@ import dns.rcode
 import dns.tsigkeyring
 import dns.zone
 import pytest
+import yaml
 
+REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "example.lab"
 FQDN = f"files.{DOMAIN}"
 # TCP connect from a node: 0 = open, 1 = refused, 124 = no answer (dropped).
@@ -57,18 +61,23 @@ def vip(site):
 
 
 @pytest.fixture(scope="module")
-def secrets(site) -> dict[str, str]:
-    """Every secret value of the site's pillar (webdav users' passwords included), as the master sees it."""
-    out = site.salt_json("lb1", "pillar.get", "fileshare:secrets")
-    tree = out.get("lb1")
-    assert isinstance(tree, dict) and tree.get("db_root_password"), out
+def secrets() -> dict[str, str]:
+    """Every secret value of the example site's pillar (webdav users' passwords included), read from the
+    pillar source: Salt's own output masks them ("**********"), which would make every leak check vacuous."""
+    text = (REPO / "pillar" / "sites" / "example" / "common.sls").read_text()
+    lines = []
+    for line in text[text.index("\n  secrets:\n") :].split("\n")[2:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        lines.append(line)
+    tree = yaml.safe_load("\n".join(lines))
     values = {}
     for key, value in tree.items():
         if isinstance(value, dict):
             values.update({f"{key}:{k}": v for k, v in value.items()})
         else:
             values[key] = value
-    assert len(values) >= 6 and all(isinstance(v, str) and len(v) >= 8 for v in values.values()), values
+    assert len(values) >= 6 and all(isinstance(v, str) and len(set(v)) > 3 for v in values.values()), values
     return values
 
 
@@ -367,6 +376,10 @@ def old_tls_server(tmp_path_factory):
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
+        for _ in range(50):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 14433), timeout=1):
+                break
+            time.sleep(0.1)
         yield ("127.0.0.1", 14433)
     finally:
         proc.terminate()
@@ -426,7 +439,7 @@ def test_redis_refuses_clients_without_the_password(nodes, secrets):
 
 def test_mariadb_has_no_anonymous_user_and_no_remote_root(nodes, secrets):
     db1 = role(nodes, "db")[0]
-    users = db1.run('mariadb -N -B -e "SELECT user, host FROM mysql.user"', check=True).stdout
+    users = db1.run('HOME=/root mariadb -N -B -e "SELECT user, host FROM mysql.user"', check=True).stdout
     rows = [tuple(line.split("\t")) for line in users.strip().splitlines()]
     assert rows, users
     assert [r for r in rows if r[0] == ""] == [], rows
@@ -437,6 +450,9 @@ def test_mariadb_has_no_anonymous_user_and_no_remote_root(nodes, secrets):
         f"MYSQL_PWD={shlex.quote(secrets['db_root_password'])} "
         f"mariadb -h {db1.address} -u root -N -e 'SELECT 1'"
     )
-    assert remote.returncode != 0 and "Access denied" in remote.stderr, (remote.stdout, remote.stderr)
+    assert remote.returncode != 0 and re.search(r"Access denied|is not allowed to connect", remote.stderr), (
+        remote.stdout,
+        remote.stderr,
+    )
     anonymous = db2.run(f"mariadb -h {db1.address} -u '' --password= -N -e 'SELECT 1'")
     assert anonymous.returncode != 0, anonymous.stdout
