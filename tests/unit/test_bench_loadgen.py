@@ -60,6 +60,7 @@ class FakeShare(ThreadingHTTPServer):
         self.unavailable = False  # answer 503 to everything
         self.corrupt = False  # GET answers other content than was PUT
         self.close_every = 0  # close the kept-alive connection after every Nth answer
+        self.stall = 0.0  # seconds every answer waits
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -70,6 +71,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status, body=b""):
         srv = self.server
+        time.sleep(srv.stall)
         with srv.lock:
             srv.hosts.add(self.headers.get("Host"))
             srv.count = getattr(srv, "count", 0) + 1
@@ -175,3 +177,17 @@ def test_nothing_listening_is_a_failure_not_a_crash(share, cert):
     run = lg.stop()
     assert run.summary()["failed"] > 0
     assert all(r.status is None for r in run.records if r.error)
+
+
+def test_a_stalled_worker_skips_its_missed_slots_instead_of_bursting(share, cert):
+    with LoadGenerator(target(share, cert), rate=40, workers=2, seed=6) as lg:
+        time.sleep(0.3)
+        share.stall = 2.0
+        time.sleep(2.5)
+        share.stall = 0.0
+        time.sleep(1.0)
+    run = lg.run
+    assert run.skipped >= 40, run.skipped  # ~2 s x 40/s missed, minus the two stalled requests
+    sent = sorted(r.t for r in run.records)
+    busiest = max(sum(1 for t in sent if a <= t < a + 0.25) for a in sent)
+    assert busiest <= 40 * 0.25 + 2 + 2, busiest  # the rate plus one catch-up request per worker
