@@ -124,6 +124,7 @@ def private_endpoints(nodes, vip):
         ("Galera IST", db1.address, 4568, role(nodes, "db")[1]),
         ("Galera SST", db1.address, 4444, role(nodes, "db")[1]),
         ("Galera health responder", db1.address, 9200, lb1),
+        ("Galera health responder for a database peer", db1.address, 9200, role(nodes, "db")[1]),
         ("Redis", im1.address, 6379, app1),
         ("Sentinel", im1.address, 26379, role(nodes, "intermediate")[1]),
         ("Memcached", im1.address, 11211, app1),
