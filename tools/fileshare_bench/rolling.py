@@ -345,52 +345,18 @@ def release_problems(lab_name, release, since):
 def cluster_problems(lab_name):
     """What keeps the cluster from being healthy: the orchestration's own pre-flight gates, read-only."""
     lab, saved = _lab(lab_name)
-    problems = []
     loads = ",".join(_nodes(saved, "load"))
-    for app in _nodes(saved, "app"):
-        code, out = salt_json(
-            lab,
-            "-L",
-            loads,
-            "state.single",
-            "fileshare_haproxy.serving",
-            f"name={app}",
-            "backend=fs_app",
-            timeout=120,
-        )
+    serving = "fileshare_haproxy.serving"
+    gates = [(loads, serving, f"name={app}", "backend=fs_app") for app in _nodes(saved, "app")]
+    gates += [(loads, serving, f"name={db}", "backend=fs_db") for db in _nodes(saved, "db")]
+    gates += [
+        (",".join(_nodes(saved, "db")), "galera.quorate", "name=example-db"),
+        (",".join(_nodes(saved, "intermediate")), "fileshare_redis.quorate", "name=fileshare"),
+    ]
+    problems = []
+    for targets, state, *args in gates:
+        code, out = salt_json(lab, "-L", targets, "state.single", state, *args, timeout=120)
         problems += _state_failures(out, code)
-    for db in _nodes(saved, "db"):
-        code, out = salt_json(
-            lab,
-            "-L",
-            loads,
-            "state.single",
-            "fileshare_haproxy.serving",
-            f"name={db}",
-            "backend=fs_db",
-            timeout=120,
-        )
-        problems += _state_failures(out, code)
-    code, out = salt_json(
-        lab,
-        "-L",
-        ",".join(_nodes(saved, "db")),
-        "state.single",
-        "galera.quorate",
-        "name=example-db",
-        timeout=120,
-    )
-    problems += _state_failures(out, code)
-    code, out = salt_json(
-        lab,
-        "-L",
-        ",".join(_nodes(saved, "intermediate")),
-        "state.single",
-        "fileshare_redis.quorate",
-        "name=fileshare",
-        timeout=120,
-    )
-    problems += _state_failures(out, code)
     return problems
 
 
