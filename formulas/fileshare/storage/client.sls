@@ -10,8 +10,17 @@
 {%- set servers = [] %}
 {%- for node in fileshare.nodes if 'storage' in node.get('roles', []) %}{% do servers.append(node.address) %}{% endfor %}
 {%- set backup = ['backup-volfile-servers=' ~ servers[1:] | join(':')] if servers | length > 1 else [] %}
-{#- No kernel-side caching of names and attributes either: another app node may have just changed them. #}
-{%- set fuse_opts = backup + ['entry-timeout=0', 'attribute-timeout=0', 'negative-timeout=0'] %}
+{#- No kernel-side caching of names and attributes either: another app node may have just changed them.
+    direct-io-mode: no kernel page cache for file data. Measured on the lab kernel: a rewrite of the same
+    size on another app node updates the size and mtime this node sees but not its cached pages (FUSE
+    invalidates them only on a size change), so a GET served the previous content 48 times in 50. The
+    fix that keeps the cache (fopen-keep-cache=false) cannot be passed: Debian 12's mount.glusterfs
+    turns it into --fopen-keep-cache==false and refuses to mount. #}
+{%- set fuse_opts = backup + ['entry-timeout=0', 'attribute-timeout=0', 'negative-timeout=0',
+                             'direct-io-mode=enable'] %}
+{#- How the options above appear on the FUSE client's command line (mount.glusterfs puts
+    direct-io-mode first, then the timeouts). #}
+{%- set fuse_client_args = '--direct-io-mode=enable --attribute-timeout=0 --entry-timeout=0 --negative-timeout=0' %}
 {#- systemd's name for the mount unit (systemd-escape --path). #}
 {%- set mount_unit = mount_point.strip('/') | replace('-', '\\x2d') | replace('/', '-') ~ '.mount' %}
 {%- set services = [fileshare.php.fpm_service] %}
@@ -44,6 +53,16 @@ volume {{ storage.volume }} is mounted at {{ mount_point }}:
     - persist: True
     - require:
       - pkg: GlusterFS client is installed
+
+{#- The FUSE client's options are invisible to mount.mounted, so a node mounted before an option was
+    added keeps running without it: remount it. Lazy, because Apache and WsgiDAV hold files open; they
+    open every file anew per request, so new requests see the new mount. #}
+the volume's FUSE client runs with the current mount options:
+  cmd.run:
+    - name: umount -l {{ mount_point }} && mount {{ mount_point }}
+    - unless: pgrep -f -- 'glusterfs {{ fuse_client_args }}.* {{ mount_point }}$'
+    - require:
+      - mount: volume {{ storage.volume }} is mounted at {{ mount_point }}
 {%-   for service in services %}
 
 {{ service }} starts only with the shared volume mounted:
