@@ -197,12 +197,31 @@ done
 {%-   for node in role.intermediate | reverse %}
 {%-     set handover %}
 export REDISCLI_AUTH="$(sed -n 's/^requirepass "\(.*\)"$/\1/p' /etc/redis/*.conf | head -n 1)"
-role() { redis-cli --no-auth-warning -h {{ nodes[node].address }} -p {{ redis_port }} info replication | tr -d '\r' | sed -n 's/^role://p'; }
+redis() { redis-cli --no-auth-warning -h {{ nodes[node].address }} -p {{ redis_port }} "$@"; }
+role() { redis info replication | tr -d '\r' | sed -n 's/^role://p'; }
+sentinel() { env -u REDISCLI_AUTH redis-cli -h {{ nodes[node].address }} -p {{ sentinel_port }} "$@"; }
 now=$(role)
 if [ "$now" != master ]; then echo "{{ node }} is a Redis ${now:-unknown}: nothing to hand over"; exit 0; fi
-env -u REDISCLI_AUTH redis-cli -h {{ nodes[node].address }} -p {{ sentinel_port }} sentinel failover fileshare
+# SENTINEL FAILOVER alone promotes a replica and leaves this node a writable master until Sentinel's
+# next look at it (measured: two masters behind HAProxy for over 10 s; writes there are lost, redis
+# issue 13118). So writes wait here (paused, not refused) while Sentinel promotes, then this node
+# follows the new master at once and the paused writes get READONLY, which clients retry.
+redis client pause 15000 write >/dev/null
+sentinel sentinel failover fileshare
+new={{ nodes[node].address }}
+for i in $(seq 100); do
+  new=$(sentinel sentinel get-master-addr-by-name fileshare | head -n 1)
+  [ -n "$new" ] && [ "$new" != "{{ nodes[node].address }}" ] && break
+  sleep 0.1
+done
+if [ -z "$new" ] || [ "$new" = "{{ nodes[node].address }}" ]; then
+  redis client unpause >/dev/null
+  echo "Sentinel named no new Redis master 10 s after SENTINEL FAILOVER: {{ node }} stays master" >&2; exit 1
+fi
+redis replicaof "$new" {{ redis_port }} >/dev/null
+redis client unpause >/dev/null
 for i in $(seq 60); do
-  [ "$(role)" = slave ] && { echo "{{ node }} handed the Redis master over (SENTINEL FAILOVER)"; exit 0; }
+  [ "$(role)" = slave ] && { echo "{{ node }} handed the Redis master over to $new (SENTINEL FAILOVER)"; exit 0; }
   sleep 1
 done
 echo "{{ node }} is still the Redis master 60 s after SENTINEL FAILOVER" >&2; exit 1

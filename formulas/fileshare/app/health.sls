@@ -43,6 +43,10 @@ The health endpoint's configuration is managed:
         db: {{ app.db | json }}
         redis: {{ app.redis | json }}
         data_dir: {{ fileshare.app.data_dir }}
+        {#- The WebDAV engine behind Apache, where there is one: a node whose engine is down must leave
+            HAProxy's rotation. #}
+        engine: {{ ({'host': '127.0.0.1', 'port': fileshare.wsgidav.port}
+                    if fileshare.product == 'webdav' and app.webdav_engine == 'wsgidav' else none) | json }}
     - require:
       - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
 {%- if fileshare.app.server == 'apache' %}

@@ -22,11 +22,23 @@ import threading
 import redis
 import yaml
 from cheroot import wsgi
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, LockError, ReadOnlyError
+from redis.retry import Retry
 from wsgidav import util
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 log = logging.getLogger("fileshare_wsgidav")
+
+# A Redis master hand-over (Sentinel failover, planned or not) leaves the HAProxy front without a
+# master for ~2-4 s (two 1 s checks down on the old, two up on the new), and a connection still on
+# the old master answers READONLY. Each failed command drops its connection and is retried on a new
+# one through the front: backoff 0.05 s doubling to 1 s, 12 retries, ~8.5 s in all. A WebDAV request
+# waits through a hand-over instead of answering 500.
+RETRY_BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
+RETRIES = 12
 
 
 def _client(options: dict) -> redis.Redis:
@@ -38,15 +50,43 @@ def _client(options: dict) -> redis.Redis:
         socket_timeout=10,
         socket_connect_timeout=5,
         health_check_interval=30,
+        retry=Retry(RETRY_BACKOFF, RETRIES),
+        retry_on_error=[ReadOnlyError, BusyLoadingError],
     )
+
+
+class RetryingLockStorageRedis(LockStorageRedis):
+    """WsgiDAV's Redis lock storage on a client that rides out a master hand-over (see _client)."""
+
+    def open(self):
+        assert self._redis is None
+        self._redis = _client(
+            {
+                "host": self._redis_host,
+                "port": self._redis_port,
+                "db": self._redis_db,
+                "password": self._redis_password,
+            }
+        )
 
 
 class ClusterLock:
     """Stands in for the lock manager's process-local ReadWriteLock: one Redis lock for every app
     node. Re-entrant per thread (the lock manager reads while it holds the write lock)."""
 
-    def __init__(self, client: redis.Redis, name: str, timeout: float = 30.0):
-        self._lock = client.lock(name, timeout=timeout, blocking_timeout=timeout, thread_local=True)
+    # The critical section is a few Redis round trips (milliseconds), so the lock can expire soon.
+    # It must: a failover can lose its release (Sentinel promotes the replica before it demotes the
+    # old master, and a DEL on the old master in between never reaches the new one). Measured with a
+    # 30 s expiry: every PUT waited for the orphaned lock, and PUTs timed out for 20 s after a planned
+    # hand-over. A section that outlives the expiry (stalled by the failover itself) may overlap
+    # another node's: during a failover an exclusive lock may be granted twice (docs/webdav.md).
+    EXPIRY_SECONDS = 4.0
+    WAIT_SECONDS = 8.0
+
+    def __init__(self, client: redis.Redis, name: str):
+        self._lock = client.lock(
+            name, timeout=self.EXPIRY_SECONDS, blocking_timeout=self.WAIT_SECONDS, thread_local=True
+        )
         self._depth = threading.local()
 
     def _enter(self) -> None:
@@ -64,7 +104,13 @@ class ClusterLock:
     def release(self) -> None:
         self._depth.n -= 1
         if self._depth.n == 0:
-            self._lock.release()
+            try:
+                self._lock.release()
+            except LockError as exc:
+                # The lock's key is gone: it expired, or a failover lost it (Redis replicates
+                # asynchronously). The critical section has already run; failing the request now
+                # would only turn a done change into an error.
+                log.warning("cluster-wide lock manager lock lost before release: %s", exc)
 
 
 class RedisPropertyManager:
@@ -144,12 +190,13 @@ class TrustedHeaderDC(BaseDomainController):
 
 def make_app(config: dict) -> WsgiDAVApp:
     store = config.pop("fileshare_redis")
-    config["lock_storage"] = {
-        "class": "wsgidav.lock_man.lock_storage_redis.LockStorageRedis",
-        "kwargs": {k: store[k] for k in ("host", "port", "password", "db") if k in store},
-    }
+    config["lock_storage"] = RetryingLockStorageRedis(
+        **{k: store[k] for k in ("host", "port", "password", "db") if k in store}
+    )
     config.setdefault("http_authenticator", {})["domain_controller"] = TrustedHeaderDC
-    config["property_manager"] = RedisPropertyManager(**{k: store[k] for k in ("host", "port", "password")})
+    config["property_manager"] = RedisPropertyManager(
+        **{k: store[k] for k in ("host", "port", "password", "db") if k in store}
+    )
     app = WsgiDAVApp(config)
     app.lock_manager._lock = ClusterLock(_client(store), "fileshare:davlock:manager")
     return app
