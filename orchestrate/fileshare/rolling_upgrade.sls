@@ -60,7 +60,7 @@
 
 {#- One step: FUN on TGT (list), after the previous step; the step's title becomes the next one's
     requisite. state.single FUN (a gate or a drain/ready) fails the minion's job when the state fails. -#}
-{%- macro function(title, tgt, fun, arg=[], kwarg={}) %}
+{%- macro function(title, tgt, fun, arg=[], kwarg={}, wait=0) %}
 
 {{ title | json }}:
   salt.function:
@@ -70,6 +70,11 @@
     - arg: {{ arg | json }}
 {%-   if kwarg %}
     - kwarg: {{ kwarg | json }}
+{%-   endif %}
+{%-   if wait %}
+    - retry:
+        attempts: {{ (wait / 2) | round(0, 'ceil') | int + 1 }}
+        interval: 2
 {%-   endif %}
     - failhard: True
     - require:
@@ -81,8 +86,9 @@
 {%-   set previous.title = title %}
 {%- endmacro %}
 
-{%- macro gate(title, tgt, state, kwarg) %}
-{{- function(title, tgt, 'state.single', [state], kwarg) }}
+{#- wait: seconds a gate after a change may take to pass (checked every 2 s) before the step fails. #}
+{%- macro gate(title, tgt, state, kwarg, wait=0) %}
+{{- function(title, tgt, 'state.single', [state], kwarg, wait) }}
 {%- endmacro %}
 
 {%- macro shell(title, tgt, script) %}
@@ -229,8 +235,10 @@ echo "{{ node }} is still the Redis master 60 s after SENTINEL FAILOVER" >&2; ex
 {{ shell('intermediate node ' ~ node ~ ' does not hold the Redis master (Sentinel failover if it did)', node,
          handover) }}
 {{ upgrade('intermediate node ' ~ node ~ ' (a replica) runs release ' ~ release.name, node) }}
+{#- Sentinel refreshes its view of the replicas every 10 s: a restarted replica shows online late. #}
 {{ gate('intermediate node ' ~ node ~ ': the Sentinels agree again with every replica online',
-        role.intermediate | join(','), 'fileshare_redis.quorate', {'name': 'fileshare', 'port': sentinel_port}) }}
+        role.intermediate | join(','), 'fileshare_redis.quorate', {'name': 'fileshare', 'port': sentinel_port},
+        wait=60) }}
 {%-   endfor %}
 
 {#- ---------------------------------------------------------------- storage nodes, one at a time #}
