@@ -169,10 +169,15 @@ This Galera member is Synced again:
 
 {%- if 'storage' in roles and ha %}
 
-{#- glusterd only: the brick processes keep serving; the runbook waits for heals before the next node. #}
+{#- glusterd only: the brick processes keep serving; the runbook waits for heals before the next node.
+    Debian's glusterd unit allows 6 starts an hour (StartLimitBurst=6, StartLimitInterval=1h): a
+    planned restart clears the count first, or a site that upgraded a few times in an hour (the lab
+    did) finds glusterd refused with start-limit-hit. #}
 {{ fileshare.glusterfs.service }} restarts into the release:
   cmd.run:
-    - name: systemctl restart {{ fileshare.glusterfs.service }}
+    - name: >-
+        systemctl reset-failed {{ fileshare.glusterfs.service }};
+        systemctl restart {{ fileshare.glusterfs.service }}
     - onchanges:
       - file: This node records the site's release
 {%- endif %}
