@@ -163,6 +163,54 @@ def healthy(members, expected=None):
     return _look(members, int(expected or len(members)))[1]
 
 
+# How long a member may ignore SIGTERM before it is killed (see _stop).
+STOP_GRACE = 15
+RUNNING = ("active", "activating", "deactivating", "reloading")
+
+
+def _unit_states(nodes, service):
+    answers = _call(nodes, "cmd.run", arg=[f"systemctl is-active {service}"], kwarg={"ignore_retcode": True})
+    return {n: (ret if ok else None) for n, (ok, ret) in answers.items()}
+
+
+def _stop(nodes, service, grace):
+    """
+    Stop SERVICE on NODES at once and wait until it is down on each; ``{node: "stopped" |
+    "killed"}``. A server still waiting for a Primary component that never forms does not act on
+    SIGTERM, and Debian's unit waits 900 s for it without ever sending SIGKILL (``SendSIGKILL=no``):
+    measured, such a stop hangs for minutes. Past GRACE seconds it is killed, which loses nothing:
+    it has not been in a Primary component since its last commit, and ``mysqld --wsrep-recover``
+    reads that position back from InnoDB.
+    """
+    if not nodes:
+        return {}
+    # no_block: the stop jobs are queued (so systemd restarts nothing that dies), the wait is ours.
+    for node, (ok, ret) in _call(nodes, "service.stop", arg=[service], kwarg={"no_block": True}).items():
+        if not ok:
+            raise CommandExecutionError(f"{node}: could not ask systemd to stop {service}: {ret}")
+    how = {}
+    deadline = time.monotonic() + float(grace)
+    while True:
+        states = _unit_states(nodes, service)
+        up = sorted(n for n, state in states.items() if state is None or state in RUNNING)
+        for node in set(nodes) - set(up):
+            how.setdefault(node, "stopped")
+        if not up:
+            return {n: how[n] for n in nodes}
+        if time.monotonic() >= deadline:
+            stuck = [n for n in up if how.get(n) == "killed"]
+            if stuck:
+                raise CommandExecutionError(
+                    ", ".join(f"{n}: {service} still {states[n]} after SIGKILL" for n in stuck))
+            for node, (ok, ret) in _call(up, "cmd.run_all",
+                                         arg=[["systemctl", "kill", "--signal=SIGKILL", service]]).items():
+                if not ok:
+                    raise CommandExecutionError(f"{node}: could not kill the stuck {service}: {ret}")
+                how[node] = "killed"
+            deadline = time.monotonic() + float(grace)
+        time.sleep(1)
+
+
 def _start_one_by_one(nodes, service, timeout, steps):
     for other in nodes:
         # One at a time: two joiners at once would each need a donor and slow the only Synced node.
@@ -194,10 +242,11 @@ def recover(members, timeout=300, service="mariadb", expected=None):
     """
     members = _members(members)
     expected = int(expected or len(members))
-    # Still "activating" after a minute: after a full outage every member may boot, find the others
-    # and wait for a Primary component that never forms (measured: pc.recovery did not restore it
-    # after `lxc-stop -k` of all three); such a server answers no query and serves nothing.
-    busy = _settled(members, service, min(float(timeout), 60))
+    # Members still starting get 30 s: after a power cut pc.recovery re-forms the Primary component
+    # within seconds of the last member's start (measured), but a member that boots waiting for a
+    # component that cannot come back (its peers were shut down cleanly, which forgets the
+    # membership) stays "activating" for TimeoutStartSec (900 s), answering no query; it is stopped.
+    busy = _settled(members, service, min(float(timeout), 30))
     views, found = _look(members, expected)
     if found["healthy"]:
         return []
@@ -218,13 +267,10 @@ def recover(members, timeout=300, service="mariadb", expected=None):
                 raise CommandExecutionError(f"{node}: runs but did not join the Primary component: {ret}")
             steps.append({"rejoined": node, "size": ret.get("cluster_size")})
         return steps
-    for node in [m for m in members if views[m] or m in busy]:
-        # Not Primary (or stuck starting): it refuses every query, so stopping it loses no service,
-        # and its clean shutdown writes its position to grastate.dat.
-        ok, ret = _call([node], "service.stop", arg=[service], timeout=timeout)[node]
-        if not ok or ret is False:
-            raise CommandExecutionError(f"{node}: could not stop the non-Primary {service}: {ret}")
-        steps.append({"stopped non-Primary": node})
+    # Not Primary (or stuck starting): they refuse every query, so stopping them loses no service,
+    # and a clean shutdown writes the position to grastate.dat.
+    for node, how in _stop([m for m in members if views[m] or m in busy], service, STOP_GRACE).items():
+        steps.append({f"{how} non-Primary": node})
     chosen = choose(members)
     verdict = chosen["verdict"]
     steps.append({"positions": chosen["positions"], "verdict": verdict})

@@ -4,20 +4,112 @@ generator from the host), each healed (restart, reattach, galera_recover if need
 the same scenarios as `make bench-faults` (tools/fileshare_bench/faults.py), here with their promises
 asserted. Runs last on the shared full_ha lab; the database outage runs last of all.
 
-kill the VIP's MASTER → the VIP moves, error window < 3 s → kill the database writer → HAProxy moves
-writes, no committed row lost → partition one db node → non-Primary, refuses writes, the others serve,
-rejoins by IST → partition all three → no Primary, writes refused everywhere, Primary returns on heal →
-kill an app node, the Redis master, a storage node → service goes on, everything heals → flood from one
-client → 429 for it, nothing for the normal client → full db outage → galera_recover, no row lost.
+Every scenario must pass its own checks (faults.py: `sc.check(...)`, e.g. "no Primary component
+anywhere", "the storage node's brick healed") and heal the cluster; the table below adds each
+scenario's measured promise: a bound on a number the scenario reports.
 """
 
 from __future__ import annotations
+
+import operator
+from pathlib import Path
 
 import pytest
 from fileshare_bench import faults
 from fileshare_bench.target import Target
 
-FAILOVER_WINDOW_SECONDS = 3.0
+REPO = Path(__file__).resolve().parents[2]
+OPS = {"<": operator.lt, "<=": operator.le, "==": operator.eq, ">": operator.gt}
+
+# Each scenario's promises beside its own checks: (in words, "PATH OP BOUND"), PATH a dotted key into
+# faults.run_scenario's result. In the order they run: the database outage last (the heaviest heal).
+PROMISES = [
+    pytest.param(
+        1,
+        [
+            ("the VIP moves within 3 s", "observed.vip_moved_after_seconds < 3"),
+            # File operations only: the deep /health also fails while its dependencies fail over.
+            (
+                "file operations fail for less than 3 s while it moves",
+                "parts.failover_webdav.error_window_seconds < 3",
+            ),
+        ],
+        id="killing_the_vip_master_moves_the_vip_within_the_error_window",
+    ),
+    pytest.param(
+        2,
+        [
+            ("no committed row is lost", "data_lost == 0"),
+            ("writes move to the next node within 15 s", "observed.db_error_window_seconds < 15"),
+            ("file operations do not fail", "file_ops.failed == 0"),
+        ],
+        id="killing_the_database_writer_moves_writes_and_loses_no_committed_row",
+    ),
+    pytest.param(
+        3,
+        [("no committed row is lost", "data_lost == 0")],
+        id="a_partitioned_db_node_refuses_writes_and_rejoins_by_ist",
+    ),
+    pytest.param(
+        4,
+        [
+            (
+                "a Primary returns by itself within 60 s",
+                "observed.primary_returned_by_itself_after_seconds < 60",
+            ),
+            ("file operations, which need no database, go on", "file_ops.failed == 0"),
+        ],
+        id="three_isolated_db_nodes_refuse_writes_and_regain_primary_when_healed",
+    ),
+    pytest.param(
+        6,
+        [
+            (
+                "HAProxy takes a dead app node out within 10 s",
+                "parts.app_down_webdav.error_window_seconds < 10",
+            ),
+            ("Sentinel promotes a new Redis master within 60 s", "observed.sentinel_failover_seconds < 60"),
+            ("HAProxy's Redis front follows it", "observed.haproxy_follows_seconds < 70"),
+            # Bounded, not zero: a Redis failover fails WsgiDAV's requests and the app nodes' deep
+            # health for seconds (the app layer's open issue, docs/faults.md).
+            (
+                "file operations fail for < 30 s around the failover",
+                "parts.redis_failover_webdav.error_window_seconds < 30",
+            ),
+            ("writes go on while a storage node is down", "observed.storage_down_puts_ok > 0"),
+            ("no write fails while a storage node is down", "observed.storage_down_puts_failed == 0"),
+            ("the volume heals within 5 min of the restart", "observed.gluster_heal_seconds < 300"),
+            ("no read returns other content than was written", "content_mismatches == 0"),
+        ],
+        id="app_redis_master_and_storage_node_failures_are_absorbed_and_healed",
+    ),
+    pytest.param(
+        7,
+        [("the normal client sees no failure", "failed == 0")],
+        id="a_flooding_client_gets_429_while_a_normal_client_sees_no_failure",
+    ),
+    pytest.param(
+        5,
+        [
+            ("no committed row is lost", "data_lost == 0"),
+            (
+                "after a power cut galera_recover has done within 3 min",
+                "observed.power_cut_galera_recover_seconds < 180",
+            ),
+            ("after the staggered outage within 5 min", "observed.staggered_galera_recover_seconds < 300"),
+        ],
+        id="a_full_database_outage_is_recovered_by_galera_recover_with_no_row_lost",
+    ),
+]
+
+
+def measured(result: dict, claim: str) -> tuple[object, bool]:
+    """(the value at PATH, whether the claim "PATH OP BOUND" holds for it; False when not measured)."""
+    path, op, bound = claim.split()
+    value = result
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value, value is not None and OPS[op](value, float(bound))
 
 
 @pytest.fixture(scope="module")
@@ -30,53 +122,26 @@ def target(full_ha_lab):
     return Target.from_lab(full_ha_lab.name)
 
 
-@pytest.fixture
-def scenario(cluster, target):
-    def run(number: int) -> dict:
-        result = faults.run_scenario(cluster, target, number, rate=15.0)
-        failed = {k: result["observed"].get(k) for k, ok in result["checks"].items() if not ok}
-        assert result["error"] is None, f"{result['scenario']}: {result['error']}\n{result['observed']}"
-        assert not failed, f"{result['scenario']}: failed checks {failed}"
-        assert result["requests"] > 0
-        return result
-
-    return run
+@pytest.fixture(scope="module")
+def results(full_ha_lab):
+    """Every scenario's result; written like `make bench-faults` does (faults.json, faults.md), so a
+    test run leaves its numbers behind, passed or not."""
+    done: list[dict] = []
+    yield done
+    if done:
+        out = REPO / "build" / "lab" / "labs" / full_ha_lab.name / "faults"
+        faults.write_report(done, out, f"pytest tests/lab/test_faults.py --lab-name {full_ha_lab.name}")
 
 
-def test_killing_the_vip_master_moves_the_vip_within_the_error_window(scenario):
-    result = scenario(1)
-    # WebDAV operations only: the deep /health also fails by itself on an overloaded host (docs/faults.md).
-    failover = result["parts"]["failover_webdav"]
-    assert failover["error_window_seconds"] < FAILOVER_WINDOW_SECONDS, failover
-    assert result["observed"]["vip_moved_after_seconds"] < FAILOVER_WINDOW_SECONDS, result["observed"]
-
-
-def test_killing_the_database_writer_moves_writes_and_loses_no_committed_row(scenario):
-    result = scenario(2)
-    assert result["data_lost"] == 0, result["observed"]
-    assert result["observed"]["db_error_window_seconds"] < 15, result["observed"]
-
-
-def test_a_partitioned_db_node_refuses_writes_and_rejoins_by_ist(scenario):
-    result = scenario(3)
-    assert result["data_lost"] == 0, result["observed"]
-
-
-def test_three_isolated_db_nodes_refuse_writes_and_regain_primary_when_healed(scenario):
-    result = scenario(4)
-    assert "primary_returned_by_itself_after_seconds" in result["observed"], result["observed"]
-
-
-def test_app_redis_master_and_storage_node_failures_are_absorbed_and_healed(scenario):
-    result = scenario(6)
-    assert result["observed"]["sentinel_failover_seconds"] < 60, result["observed"]
-
-
-def test_a_flooding_client_gets_429_while_a_normal_client_sees_no_failure(scenario):
-    result = scenario(7)
-    assert result["failed"] == 0, result["summary"]
-
-
-def test_a_full_database_outage_is_recovered_by_galera_recover_with_no_row_lost(scenario):
-    result = scenario(5)
-    assert result["data_lost"] == 0, result["observed"]
+@pytest.mark.parametrize("number, promises", PROMISES)
+def test_fault_scenario(cluster, target, results, number, promises):
+    result = faults.run_scenario(cluster, target, number, rate=15.0)
+    results.append(result)
+    name = result["scenario"]
+    assert result["error"] is None, f"{name}: {result['error']}\n{result['observed']}"
+    failed = {k: result["observed"].get(k) for k, ok in result["checks"].items() if not ok}
+    assert not failed, f"{name}: failed checks {failed}"
+    assert result["requests"] > 0, f"{name}: the load generator sent nothing"
+    for promise, claim in promises:
+        value, holds = measured(result, claim)
+        assert holds, f"{name}: {promise}: wanted {claim}, measured {value}"

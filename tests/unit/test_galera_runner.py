@@ -25,6 +25,7 @@ class Cluster:
         self.log = []
         self.views = {}  # running members: their galera.status (absent: MariaDB stopped)
         self.silent = set()  # members that do not answer Salt
+        self.stubborn = set()  # members whose server ignores SIGTERM (stuck without a Primary)
 
     def __call__(self, tgt, fun, arg=(), kwarg=None, timeout=60):
         out = {}
@@ -35,7 +36,16 @@ class Cluster:
             elif fun == "galera.status":
                 out[minion] = (True, self.views.get(minion, {}))
             elif fun == "cmd.run":
-                out[minion] = (True, "active" if minion in self.views else "inactive")
+                running = minion in self.views or minion in self.stubborn
+                out[minion] = (True, "active" if running else "inactive")
+            elif fun == "service.stop":
+                if minion not in self.stubborn:
+                    self.views.pop(minion, None)
+                out[minion] = (True, True)
+            elif fun == "cmd.run_all":  # systemctl kill --signal=SIGKILL
+                self.stubborn.discard(minion)
+                self.views.pop(minion, None)
+                out[minion] = (True, {"retcode": 0})
             elif fun == "galera.recover_position":
                 out[minion] = (self.positions[minion] is not None, self.positions[minion])
             elif fun == "galera.choose_bootstrap":
@@ -116,6 +126,12 @@ def actions(cluster):
     return [(m, f) for m, f in cluster.log if f not in ("cmd.run", "galera.status")]
 
 
+def changes(cluster):
+    """What the runner did, without its questions (status, positions, the verdict)."""
+    asked = ("galera.recover_position", "galera.choose_bootstrap")
+    return [a for a in actions(cluster) if a[1] not in asked]
+
+
 def test_recover_leaves_a_healthy_cluster_alone(cluster):
     cluster.views = {n: view() for n in ("db1", "db2", "db3")}
     assert runner.recover("db1,db2,db3") == []
@@ -170,12 +186,44 @@ def test_judge_names_every_reason_a_cluster_is_not_whole():
 def test_recover_stops_members_stuck_starting_without_a_primary_then_bootstraps_one(cluster, monkeypatch):
     monkeypatch.setattr(runner, "_settled", lambda members, service, timeout: ["db1", "db3"])
     runner.recover("db1,db2,db3")
-    acted = [
-        a for a in actions(cluster) if a[1] not in ("galera.recover_position", "galera.choose_bootstrap")
-    ]
+    acted = changes(cluster)
     assert acted[:3] == [
         ("db1", "service.stop"),
         ("db3", "service.stop"),
         ("db2", "galera.mark_safe_to_bootstrap"),
     ]
     assert [f for _, f in acted].count("galera.bootstrap") == 1
+
+
+def test_recover_kills_a_member_that_ignores_the_stop_then_bootstraps_one(cluster, monkeypatch):
+    # Debian's unit waits 900 s on a server stuck without a Primary and never sends SIGKILL.
+    monkeypatch.setattr(runner, "STOP_GRACE", 0)
+    cluster.views = {"db1": view("non-Primary", 0, 1), "db3": view("non-Primary", 0, 1)}
+    cluster.stubborn = {"db3"}
+    steps = runner.recover("db1,db2,db3")
+    acted = changes(cluster)
+    assert acted[:4] == [
+        ("db1", "service.stop"),
+        ("db3", "service.stop"),
+        ("db3", "cmd.run_all"),
+        ("db2", "galera.mark_safe_to_bootstrap"),
+    ]
+    assert steps[1:3] == [{"stopped non-Primary": "db1"}, {"killed non-Primary": "db3"}]
+
+
+def test_recover_gives_up_when_a_killed_member_still_runs(cluster, monkeypatch):
+    monkeypatch.setattr(runner, "STOP_GRACE", 0)
+    cluster.views = {"db1": view("non-Primary", 0, 1)}
+    cluster.stubborn = {"db1"}
+    monkeypatch.setattr(runner.time, "sleep", lambda _s: None)
+    real = cluster.__call__
+
+    def deaf_to_kill(tgt, fun, arg=(), kwarg=None, timeout=60):
+        if fun == "cmd.run_all":
+            return {m: (True, {"retcode": 0}) for m in tgt}
+        return real(tgt, fun, arg, kwarg, timeout)
+
+    monkeypatch.setattr(runner, "_call", deaf_to_kill)
+    with pytest.raises(runner.CommandExecutionError, match="db1: mariadb still active after SIGKILL"):
+        runner.recover("db1,db2,db3")
+    assert not [a for a in actions(cluster) if a[1].startswith("galera.") and a[1] != "galera.status"]
