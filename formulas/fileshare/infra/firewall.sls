@@ -23,6 +23,7 @@ the firewall rule set is written:
     - context:
         table: {{ firewall.table | json }}
         rules: {{ firewall.rules | json }}
+        vip_ports: {{ firewall.vip_ports | json }}
     - require:
       - pkg: nftables is installed
 
