@@ -204,8 +204,9 @@ def _stop(nodes, service, grace):
                     ", ".join(f"{n}: {service} still {states[n]} after SIGKILL" for n in stuck))
             # A string, not a list: a remote cmd.run_all defaults to python_shell=True, which runs
             # only a list's first word (measured: `systemctl` alone, nothing killed).
-            for node, (ok, ret) in _call(up, "cmd.run_all", arg=[f"systemctl kill --signal=SIGKILL {service}"],
-                                         kwarg={"python_shell": False}).items():
+            kill = _call(up, "cmd.run_all", arg=[f"systemctl kill --signal=SIGKILL {service}"],
+                         kwarg={"python_shell": False})
+            for node, (ok, ret) in kill.items():
                 if not ok:
                     raise CommandExecutionError(f"{node}: could not kill the stuck {service}: {ret}")
                 how[node] = "killed"
