@@ -66,3 +66,14 @@ def test_a_scenario_without_database_rows_reports_a_dash_not_zero(tmp_path):
     assert (
         md.read_text().splitlines()[4].startswith("| 7 flood from one client | 10 | 0 | 0 | 0 | 0 | - | 0 |")
     )
+
+
+def test_a_failover_and_its_failback_are_two_outages_not_one_window():
+    writer = faults.Writer.__new__(faults.Writer)  # only its result: no node, no thread
+    writer.result = {
+        "errors": [[8.0, 9.0, "lost"], [9.5, 10.0, "lost"], [33.0, 33.7, "lost"], ["-", "-", "x"]]
+    }
+    assert writer.window() == 25.7
+    assert writer.longest_outage() == 2.0
+    writer.result = {"errors": []}
+    assert writer.longest_outage() == 0.0

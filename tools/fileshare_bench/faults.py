@@ -456,6 +456,18 @@ class Writer(threading.Thread):
         errors = [e for e in self.result["errors"] if isinstance(e[0], float | int)]
         return round(max(e[1] for e in errors) - min(e[0] for e in errors), 2) if errors else 0.0
 
+    def longest_outage(self, gap: float = 5.0) -> float:
+        """The longest run of write errors (errors less than GAP seconds apart): a failover and the
+        planned failback are two short outages, not one window from the first to the second."""
+        errors = sorted(e for e in self.result["errors"] if isinstance(e[0], float | int))
+        longest, start, end = 0.0, None, None
+        for t0, t1, _ in errors:
+            if start is None or t0 - end > gap:
+                start, end = t0, t1
+            end = max(end, t1)
+            longest = max(longest, end - start)
+        return round(longest, 2)
+
 
 # ---- the scenarios ---------------------------------------------------------------------------------
 
@@ -568,6 +580,7 @@ def _writer_scenario_rows(sc: Scenario, *writers: Writer) -> None:
     sc.observed["rows_acknowledged"] = acked
     sc.observed["db_write_errors"] = len(errors)
     sc.observed["db_error_window_seconds"] = max(w.window() for w in writers)
+    sc.observed["db_longest_outage_seconds"] = max(w.longest_outage() for w in writers)
     sc.observed["db_errors"] = sorted({e[2] for e in errors})[:5]
     sc.check("the writer committed rows", all(len(w.result["acked"]) > 20 for w in writers), acked)
     sc.check("no committed row lost on any db node", sc.data_lost == 0, lost)
@@ -973,6 +986,7 @@ def _note(result: dict) -> str:
         "failback_error_window_seconds",
         "writer_marked_down_after_seconds",
         "db_error_window_seconds",
+        "db_longest_outage_seconds",
         "primary_returned_by_itself_after_seconds",
         "power_cut_galera_recover_seconds",
         "power_cut_galera_recover_path",
