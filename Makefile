@@ -52,10 +52,9 @@ integration: venv
 check: lint unit render integration
 
 # The lab tier: all_in_one, the modules' functional tests on a spare lab, then one full_ha deployment
-# (13 nodes) shared by the HA checks and the security posture (module order: tests/lab/conftest.py).
-# The rolling upgrade and the fault scenarios run on a converged full_ha too, but have not yet passed
-# as lab tests (see issues 5 and 6): they have targets of their own until they do. mini_ha (3 nodes,
-# the same checks as full_ha) redeploys: its own target.
+# (13 nodes) shared by the HA checks, the security posture, the rolling upgrade under load and the
+# fault scenarios, in that order (tests/lab/conftest.py MODULE_ORDER). mini_ha (3 nodes, the same
+# checks as full_ha) redeploys: its own target.
 NOT_YET_IN_TEST := tests/lab/test_mini_ha.py
 
 test-lab: venv host-deps
