@@ -96,13 +96,15 @@ def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_eve
     # connection (measured: 0-2 requests per move). Every other step must cost nothing.
     vip_step = [t for t, label in lg.run.marks if label == f"fileshare.release @{VIP_HOLDER}"]
     assert vip_step, f"no step upgraded the VIP holder {VIP_HOLDER}: {steps}"
-    before_vip = lg.run.summary(0, vip_step[-1])
-    failed_before = [r for r in lg.run.records if r.t < vip_step[-1] and is_failed(r)]
-    assert before_vip["failed"] == 0, (
-        f"{before_vip['failed']} failed requests before the VIP holder's step: {before_vip}; "
-        f"{failed_before[:10]}; steps {steps}; all in {record}"
+    # A request belongs to the VIP holder's step if it was still running when the step began (one
+    # sent 4 s before and cut at the move counts there, as measured in a CI run).
+    failed = [r for r in lg.run.records if is_failed(r)]
+    failed_before = [r for r in failed if r.t + r.latency < vip_step[-1]]
+    assert not failed_before, (
+        f"{len(failed_before)} failed requests before the VIP holder's step: {failed_before[:10]}; "
+        f"{summary}; steps {steps}; all in {record}"
     )
-    at_vip = [r for r in lg.run.records if r.t >= vip_step[-1] and is_failed(r)]
+    at_vip = [r for r in failed if r.t + r.latency >= vip_step[-1]]
     assert len(at_vip) <= MAX_CUT_AT_VIP_MOVES, f"{len(at_vip)} failed at the VIP moves: {at_vip}"
     # Only connections cut (no HTTP error, no wrong content): what a move of the VIP does, nothing else.
     assert all(r.status is None and "content" not in r.error for r in at_vip), at_vip
