@@ -18,9 +18,12 @@
     turns it into --fopen-keep-cache==false and refuses to mount. #}
 {%- set fuse_opts = backup + ['entry-timeout=0', 'attribute-timeout=0', 'negative-timeout=0',
                              'direct-io-mode=enable'] %}
-{#- How the options above appear on the FUSE client's command line (mount.glusterfs puts
-    direct-io-mode first, then the timeouts). #}
-{%- set fuse_client_args = '--direct-io-mode=enable --attribute-timeout=0 --entry-timeout=0 --negative-timeout=0' %}
+{#- A FUSE client running with every option above has each on its command line as --<option>, in
+    mount.glusterfs's order, not ours (backup-volfile-servers becomes --volfile-server arguments). #}
+{%- set fuse_client_checks = [] %}
+{%- for opt in fuse_opts if not opt.startswith('backup-volfile-servers=') %}
+{%-   do fuse_client_checks.append("pgrep -f -- 'glusterfs .*--" ~ opt ~ " .*" ~ mount_point ~ "$'") %}
+{%- endfor %}
 {#- systemd's name for the mount unit (systemd-escape --path). #}
 {%- set mount_unit = mount_point.strip('/') | replace('-', '\\x2d') | replace('/', '-') ~ '.mount' %}
 {%- set services = [fileshare.php.fpm_service] %}
@@ -60,7 +63,7 @@ volume {{ storage.volume }} is mounted at {{ mount_point }}:
 the volume's FUSE client runs with the current mount options:
   cmd.run:
     - name: umount -l {{ mount_point }} && mount {{ mount_point }}
-    - unless: pgrep -f -- 'glusterfs {{ fuse_client_args }}.* {{ mount_point }}$'
+    - unless: {{ fuse_client_checks | join(' && ') | json }}
     - require:
       - mount: volume {{ storage.volume }} is mounted at {{ mount_point }}
 {%-   for service in services %}
