@@ -42,7 +42,8 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-render: venv
+# host-deps: nft checks the load nodes' rendered rules (in a throw-away network namespace).
+render: venv host-deps
 	$(BIN)/pytest -q tests/render
 
 integration: venv

@@ -21,8 +21,10 @@
       and no heal pending before the next
     -> load nodes, one at a time (the BACKUP first: the first node, keepalived's highest priority,
       last): a node holding the VIP stops keepalived cleanly (its BACKUP takes the VIP at once), the
-      VIP checked to answer from the other node, release applied (HAProxy reloads, or restarts for a
-      new package), keepalived started again (it takes the VIP back after preempt_delay)
+      VIP checked to answer from the other node; the web sessions still open on the node (the new
+      holder hands their packets back: load/vip_handoff.sls) are finished by an HAProxy reload, at
+      most 60 s; release applied (HAProxy reloads, or restarts for a new package), keepalived started
+      again (it takes the VIP back after preempt_delay, the other node finishing its own sessions)
     -> smoke check through the VIP.
 
     Nodes are ordered from fileshare:nodes; "reverse" below means the last one first. The first failure
@@ -250,8 +252,8 @@ echo "{{ node }} is still the Redis master 60 s after SENTINEL FAILOVER" >&2; ex
 
 {#- ---------------------------------------------------------------- load nodes, one at a time
     The BACKUP first. keepalived stopped cleanly sends a priority-0 advertisement: the BACKUP takes
-    the VIP within a second, and clients reconnect (the TCP sessions of the old holder are lost, which
-    is why HAProxy is never restarted on the node holding the VIP). #}
+    the VIP within a second. The sessions opened on the old holder stay there (vip_handoff) until they
+    end: HAProxy is restarted on a node only once none is left. #}
 {%-   for node in role.load | reverse %}
 {%-     set handover %}
 held() { ip -4 -o addr show | grep -q " {{ vip }}/"; }
@@ -266,7 +268,22 @@ for i in $(seq 30); do
 done
 echo "nobody answers on the VIP after {{ node }} gave it up (last: ${code:-nothing})" >&2; exit 1
 {%-     endset %}
+{#-     Also on a node that did not hold the VIP: it may still own sessions from an earlier move. A
+        reload leaves them to HAProxy's old process, which closes idle keep-alive connections and
+        answers the others with Connection: close; clients reopen on the VIP holder. #}
+{%-     set drain %}
+sessions() { ss -Htn state established "( sport = :80 or sport = :443 )" src {{ vip }} | wc -l; }
+[ "$(sessions)" = 0 ] && { echo "no web session open on {{ node }}"; exit 0; }
+systemctl reload haproxy
+for i in $(seq 60); do
+  n=$(sessions); [ "$n" = 0 ] && { echo "every web session on {{ node }} ended (${i} s)"; exit 0; }
+  sleep 1
+done
+echo "$n web sessions still open on {{ node }} 60 s after HAProxy's reload; not upgrading it" >&2; exit 1
+{%-     endset %}
 {{ shell('load node ' ~ node ~ ' does not hold the VIP (keepalived stopped cleanly if it did)', node, handover) }}
+{{ shell('load node ' ~ node ~ ' has no web session left (HAProxy reloaded to finish them, at most 60 s)', node,
+         drain) }}
 {{ upgrade('load node ' ~ node ~ ' (without the VIP) runs release ' ~ release.name, node) }}
 {{ shell('load node ' ~ node ~ ' runs keepalived again (it takes the VIP back after preempt_delay if first)', node,
          'systemctl start keepalived && systemctl is-active keepalived && '

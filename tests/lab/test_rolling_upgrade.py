@@ -1,10 +1,9 @@
 """
 `salt-run state.orchestrate fileshare.rolling_upgrade` on full_ha: the pre-flight refuses an unhealthy
 cluster before it changes anything; an upgrade under client load through the VIP fails no request
-through the app, database, intermediate and storage steps and the BACKUP load node's, only requests in
-flight when the VIP itself moves (at most MAX_CUT_AT_VIP_MOVES, connections cut, never an HTTP error or
-wrong content), and leaves the new release live on every layer (packages the lab's apt cache offers in
-two versions, restarts, HAProxy and the app servers naming the release).
+at any step, the two moves of the VIP included, and leaves the new release live on every layer
+(packages the lab's apt cache offers in two versions, restarts, HAProxy and the app servers naming the
+release).
 
 The old release is set up first the naive way (every node at once, no load running): the upgrade under
 test then moves real packages (HAProxy, Redis, Memcached) from bookworm's version to
@@ -27,7 +26,6 @@ RATE = 15.0
 # 32 workers overloaded the app nodes instead (70 PROPFINDs timed out at 10 s, measured).
 WORKERS = 12
 VIP_HOLDER = "lb1"  # the first load node: highest keepalived priority, upgraded last
-MAX_CUT_AT_VIP_MOVES = 4  # two moves of the VIP (away and back), requests in flight at each
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -91,26 +89,25 @@ def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_eve
     record.write_text(json.dumps(lg.run.to_dict()) + "\n")
     assert ok, f"fileshare.rolling_upgrade failed after {seconds:.0f} s: {failures}"
     steps = [(round(t, 1), label) for t, label in lg.run.marks]
-    # The VIP holder (the MASTER load node, upgraded last) is the one step allowed to cost requests:
-    # the VIP moves to the BACKUP and, after the upgrade, back. A request in flight at such a move is
-    # answered by the old holder, but the client's packets now reach the new one, which resets the
-    # connection (measured: 0-2 requests per move). Every other step must cost nothing.
-    vip_step = [t for t, label in lg.run.marks if label == f"fileshare.release @{VIP_HOLDER}"]
-    assert vip_step, f"no step upgraded the VIP holder {VIP_HOLDER}: {steps}"
-    # A request belongs to the VIP holder's step if it was still running when the step began (one
-    # sent 4 s before and cut at the move counts there, as measured in a CI run).
-    failed = [r for r in lg.run.records if is_failed(r)]
-    failed_before = [r for r in failed if r.t + r.latency < vip_step[-1]]
-    assert not failed_before, (
-        f"{len(failed_before)} failed requests before the VIP holder's step: {failed_before[:10]}; "
-        f"{summary}; steps {steps}; all in {record}"
+    # The VIP holder's step moves the VIP to the BACKUP and, after the upgrade, back.
+    assert f"fileshare.release @{VIP_HOLDER}" in [label for _, label in steps], (
+        f"no step upgraded {VIP_HOLDER}: {steps}"
     )
-    at_vip = [r for r in failed if r.t + r.latency >= vip_step[-1]]
-    assert len(at_vip) <= MAX_CUT_AT_VIP_MOVES, f"{len(at_vip)} failed at the VIP moves: {at_vip}"
-    # Only connections cut (no HTTP error, no wrong content): what a move of the VIP does, nothing else.
-    assert all(r.status is None and "content" not in r.error for r in at_vip), at_vip
+    # Zero, the VIP holder's step included: the sessions in flight at each move of the VIP finish on the
+    # node that opened them (load/vip_handoff.sls; before it, 0-2 requests were cut per move).
+    failed = [r for r in lg.run.records if is_failed(r)]
+    assert not failed, (
+        f"{len(failed)} failed requests: {[(r, step_of(r, steps)) for r in failed[:10]]}; {summary}; "
+        f"steps {steps}; all in {record}"
+    )
     # Not vacuous: at least half the scheduled requests were sent (measured: 64-66 %, the rest slots
     # skipped behind slow PROPFINDs).
     assert summary["requests"] >= RATE * seconds * 0.5, f"the load generator fell behind: {summary}"
     problems = rolling.release_problems(ha.name, new, since)
     assert not problems, f"release {new['name']} is not live everywhere: {problems}"
+
+
+def step_of(record, steps):
+    """The step a request ended in: the last one begun before its answer (or its failure)."""
+    begun = [label for t, label in steps if t <= record.t + record.latency]
+    return begun[-1] if begun else "before the first step"

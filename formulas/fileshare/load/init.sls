@@ -11,6 +11,7 @@ include:
   - .nginx
 {%- else %}
   - .haproxy
+  - .vip_handoff
   - .keepalived
 {%- endif %}
   - .bind9

@@ -7,9 +7,11 @@
 {%- from tplroot ~ "/load/settings.jinja" import load with context %}
 {%- set keepalived = fileshare.keepalived %}
 {%- set sls_haproxy = tplroot ~ '.load.haproxy' %}
+{%- set sls_vip_handoff = tplroot ~ '.load.vip_handoff' %}
 
 include:
   - {{ sls_haproxy }}
+  - {{ sls_vip_handoff }}
 
 keepalived is installed:
   pkg.installed:
@@ -29,6 +31,7 @@ keepalived is configured:
     - context:
         keepalived: {{ keepalived | json }}
         load: {{ load | json }}
+        handoff: {{ fileshare.vip_handoff | json }}
     - require:
       - pkg: keepalived is installed
 
@@ -39,5 +42,7 @@ keepalived is running and enabled:
     - reload: True
     - require:
       - service: HAProxy is running and enabled
+      # Its notify scripts hand sessions over when the VIP moves.
+      - service: the VIP handoff is active and enabled
     - watch:
       - file: keepalived is configured

@@ -1,0 +1,116 @@
+"""The VIP handoff of the load nodes (load/vip_handoff.sls) as rendered for full_ha, checked with the real
+tools in a throw-away network namespace: nft accepts the rules, the command loads them with the policy
+route, hands sessions to every peer while this node is BACKUP and to none when no peer answers, and
+keepalived runs it on every state change."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_app_load_render import args, show
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "formulas" / "fileshare" / "load" / "files" / "default"
+SLS = "fileshare.load.vip_handoff"
+
+
+def rendered(renderer, minion, state_id, template, **override):
+    """A file.managed of the SLS rendered by Salt's own jinja with the state's context."""
+    result = show(renderer, "debian-12", minion, SLS, architecture="full_ha")
+    found = [args(chunk) for sid, chunk in result.items() if sid == state_id]
+    assert found, f"{state_id!r} not in {sorted(result)}"
+    context = dict(found[0]["context"])
+    context["handoff"] = {**context["handoff"], **override}
+    caller = renderer._caller("debian-12")
+    text = caller.cmd(
+        "file.apply_template_on_contents",
+        (TEMPLATES / template).read_text(),
+        template="jinja",
+        context=context,
+        defaults={},
+        saltenv="base",
+    )
+    assert isinstance(text, str) and "Traceback" not in text, text
+    return found[0]["name"], context, text
+
+
+def in_netns(script: str) -> subprocess.CompletedProcess:
+    # A new network namespace: the host's own rules and routes are never touched.
+    return subprocess.run(
+        ["unshare", "--net", "sh", "-ec", script], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def site(renderer):
+    nodes = renderer.pillar("full_ha")["nodes"]
+    return {n["name"]: n["address"] for n in nodes if "load" in n["roles"]}
+
+
+@pytest.mark.parametrize("minion", ["lb1", "lb2"])
+def test_rules_hand_over_to_the_other_load_node_and_nft_accepts_them(renderer, site, minion, tmp_path):
+    _, context, text = rendered(
+        renderer, minion, "the VIP handoff's nftables rules are written", "vip-handoff.nft.jinja"
+    )
+    peers = [address for name, address in site.items() if name != minion]
+    assert context["peers"] == peers
+    assert [line.strip() for line in text.splitlines() if line.strip().startswith("dup to")] == [
+        f"dup to {p}" for p in peers
+    ]
+    vip = renderer.pillar("full_ha")["vip"]["address"]
+    assert f"ip daddr {vip} tcp dport {{ 80, 443, 3307, 6380 }}" in text
+    rules = tmp_path / "handoff.nft"
+    rules.write_text(text)
+    done = in_netns(f"nft -f {rules} && nft list table ip {context['handoff']['table']}")
+    assert done.returncode == 0, done.stderr
+    assert "fib daddr type local ct state invalid,new tcp flags ! syn jump handoff" in done.stdout
+
+
+def test_the_command_loads_rules_and_route_and_follows_keepalived_states(renderer, tmp_path):
+    rules_path = tmp_path / "handoff.nft"
+    _, context, rules = rendered(
+        renderer, "lb1", "the VIP handoff's nftables rules are written", "vip-handoff.nft.jinja"
+    )
+    rules_path.write_text(rules)
+    _, _, script = rendered(
+        renderer,
+        "lb1",
+        "the VIP handoff command is installed",
+        "fileshare-vip-handoff.sh.jinja",
+        rules=str(rules_path),
+    )
+    command = tmp_path / "fileshare-vip-handoff"
+    command.write_text(script)
+    command.chmod(0o755)
+    handoff, peer, vip = context["handoff"], context["peers"][0], context["vip"]
+    table = f"nft list chain ip {handoff['table']} handoff"
+    done = in_netns(
+        f"{command} up; {command} up; ip rule; ip route show table {handoff['route_table']}; "
+        f"echo '== backup'; {command} backup; {table}; "
+        # Nothing answers in an empty namespace: the peer counts as dead.
+        f"echo '== master'; {command} master; {table}"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    setup, backup, master = done.stdout.split("== ")
+    # `up` twice: one policy rule, not two.
+    assert setup.count(f"fwmark {handoff['mark']} lookup {handoff['route_table']}") == 1, setup
+    assert f"local {vip} dev lo" in setup
+    assert f"dup to {peer}" in backup and "drop" in backup, backup
+    assert "dup to" not in master and "drop" not in master, master
+
+
+def test_keepalived_runs_the_handoff_on_every_state_change(renderer):
+    result = show(renderer, "debian-12", "lb1", "fileshare.load.keepalived", architecture="full_ha")
+    keepalived = args(result["keepalived is configured"])
+    caller = renderer._caller("debian-12")
+    text = caller.cmd(
+        "file.apply_template_on_contents",
+        (TEMPLATES / "keepalived.conf.jinja").read_text(),
+        template="jinja",
+        context=keepalived["context"],
+        defaults={},
+        saltenv="base",
+    )
+    script = keepalived["context"]["handoff"]["script"]
+    for state, arg in (("master", "master"), ("backup", "backup"), ("fault", "backup")):
+        assert f'notify_{state} "{script} {arg}"' in text, text
