@@ -10,12 +10,18 @@ HAProxy front that follows the master), keyed by URI, never by anything node-loc
   an exclusive lock on one resource (WsgiDAV only serialises the threads of one process);
 * dead properties: RedisPropertyManager below (one hash per resource URI).
 
+The shared directory is a GlusterFS mount without client caches (coherence between the app nodes), so
+every path lookup is a round trip to the bricks; SharedFilesystemProvider below lists a folder with one
+stat per member instead of WsgiDAV's dozen path walks.
+
 Usage: python fileshare_wsgidav.py /etc/fileshare/wsgidav.yaml
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 import threading
 
@@ -26,7 +32,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, LockError, ReadOnlyError
 from redis.retry import Retry
 from wsgidav import util
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
 from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 from wsgidav.wsgidav_app import WsgiDAVApp
 
@@ -39,6 +48,10 @@ log = logging.getLogger("fileshare_wsgidav")
 # waits through a hand-over instead of answering 500.
 RETRY_BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
 RETRIES = 12
+# A command whose answer never comes (the load node it went through died with it) is retried after
+# this long. Redis answers in milliseconds; 10 s here made a dead VIP holder cost WebDAV requests 10 s
+# and their clients' patience (fault scenario 1: file operations failed for up to 10 s).
+SOCKET_TIMEOUT_SECONDS = 2
 
 
 def _client(options: dict) -> redis.Redis:
@@ -47,8 +60,8 @@ def _client(options: dict) -> redis.Redis:
         port=int(options["port"]),
         db=int(options.get("db", 0)),
         password=options.get("password") or None,
-        socket_timeout=10,
-        socket_connect_timeout=5,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
         retry=Retry(RETRY_BACKOFF, RETRIES),
         retry_on_error=[ReadOnlyError, BusyLoadingError],
@@ -185,6 +198,80 @@ class RedisPropertyManager:
                 self._redis.rename(key, self._key(dest_url) + key[len(src_key) :])
 
 
+class StattedFile(FileResource):
+    """WsgiDAV's file resource, built from a stat already taken."""
+
+    def __init__(self, path: str, environ: dict, file_path: str, file_stat: os.stat_result):
+        DAVNonCollection.__init__(self, path, environ)
+        self._file_path = file_path
+        self.file_stat = file_stat
+        self.name = util.to_str(os.path.basename(file_path))
+
+
+class SharedFolder(FolderResource):
+    """WsgiDAV's folder resource, built from a stat already taken, listing its members with one stat
+    each. WsgiDAV's own listing walks every member's full path about twelve times (islink, isdir,
+    isfile, realpath's per-component lstat, exists, islink, isdir, stat); with the mount's caches off
+    each walk is a lookup per path component on every brick. Here: one readdir of the open folder and
+    one fstatat(folder, name) per member (measured in docs/webdav.md)."""
+
+    def __init__(self, path: str, environ: dict, file_path: str, file_stat: os.stat_result):
+        DAVCollection.__init__(self, path, environ)
+        self._file_path = file_path
+        self.file_stat = file_stat
+        self.fs_opts = self.provider
+        self.name = util.to_str(os.path.basename(file_path))
+
+    def get_member_list(self):
+        members = []
+        fd = os.open(self._file_path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    member = self._member(entry)
+                    if member is not None:
+                        members.append(member)
+        finally:
+            os.close(fd)
+        return members
+
+    def _member(self, entry: os.DirEntry):
+        try:
+            # Not following links: as WsgiDAV, which skips links and whatever is no file or folder.
+            entry_stat = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # removed (by another app node) between readdir and stat
+        path = util.join_uri(self.path, entry.name)
+        file_path = os.path.join(self._file_path, entry.name)
+        if stat.S_ISDIR(entry_stat.st_mode):
+            return SharedFolder(path, self.environ, file_path, entry_stat)
+        if stat.S_ISREG(entry_stat.st_mode):
+            return StattedFile(path, self.environ, file_path, entry_stat)
+        log.info("skipping %r: neither a file nor a folder", file_path)
+        return None
+
+
+class SharedFilesystemProvider(FilesystemProvider):
+    """WsgiDAV's filesystem provider with SharedFolder listings and one lstat per resource looked up
+    (WsgiDAV: exists, islink, isdir, then the resource's own stat). The check that a path stays under
+    the root (realpath) is WsgiDAV's own. Symbolic links are refused as WsgiDAV refuses them."""
+
+    def get_resource_inst(self, path: str, environ: dict):
+        if self.fs_opts.get("follow_symlinks"):
+            return super().get_resource_inst(path, environ)
+        self._count_get_resource_inst += 1
+        file_path = self._loc_to_file_path(path, environ)
+        try:
+            file_stat = os.lstat(file_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(file_stat.st_mode):
+            raise DAVError(HTTP_FORBIDDEN, f"Symlink support is disabled: {file_path!r}")
+        if stat.S_ISDIR(file_stat.st_mode):
+            return SharedFolder(path, environ, file_path, file_stat)
+        return StattedFile(path, environ, file_path, file_stat)
+
+
 class TrustedHeaderDC(BaseDomainController):
     """Apache authenticates (the site's htpasswd) and passes the user in a header that it always sets
     itself; this server listens on loopback only. Nobody logs in here directly."""
@@ -204,6 +291,11 @@ class TrustedHeaderDC(BaseDomainController):
 
 def make_app(config: dict) -> WsgiDAVApp:
     store = config.pop("fileshare_redis")
+    fs_opts = config.get("fs_dav_provider") or {}
+    config["provider_mapping"] = {
+        share: SharedFilesystemProvider(root, fs_opts=fs_opts) if isinstance(root, str) else root
+        for share, root in config["provider_mapping"].items()
+    }
     config["lock_storage"] = RetryingLockStorageRedis(
         **{k: store[k] for k in ("host", "port", "password", "db") if k in store}
     )
