@@ -3,6 +3,7 @@ on a real directory: the same members with the same live properties, links and s
 or skipped alike, and a folder listing that walks no member's path (one fstatat per member instead of
 WsgiDAV's ~12 path walks; each walk is a brick round trip per component on the app nodes' mount)."""
 
+import errno
 import importlib.util
 import os
 from pathlib import Path
@@ -102,3 +103,30 @@ def test_a_listing_walks_no_member_path(program, tree, monkeypatch):
         counts[cls.__name__] = len(calls)
     assert counts["FilesystemProvider"] >= 3 * MEMBERS, counts
     assert counts["SharedFilesystemProvider"] == 0, counts
+
+
+def test_a_folder_in_bad_state_is_listed_again(program, tree, monkeypatch):
+    """EBADFD (Gluster: a folder opened just before a brick reconnected, measured in a rolling upgrade)
+    is retried on a new descriptor; EBADFD at every attempt is raised."""
+    instance = provider(program.SharedFilesystemProvider, tree)
+    folder = instance.get_resource_inst("/alice/docs", {"wsgidav.provider": instance, "wsgidav.config": {}})
+    real_scandir, failed = os.scandir, []
+    budget = {"failures": 2}
+
+    def scandir_in_bad_state(fd):
+        if len(failed) < budget["failures"]:
+            failed.append(fd)
+            raise OSError(errno.EBADFD, "File descriptor in bad state", fd)
+        return real_scandir(fd)
+
+    monkeypatch.setattr(os, "scandir", scandir_in_bad_state)
+    # Its warnings would reach Salt's deferred log handler (the test session's plugin), which writes
+    # them to a closed stream at exit.
+    monkeypatch.setattr(program.log, "disabled", True)
+    assert len(folder.get_member_list()) == MEMBERS + 1
+    assert len(failed) == 2
+    failed.clear()
+    budget["failures"] = program.SharedFolder.LISTING_ATTEMPTS
+    with pytest.raises(OSError) as raised:
+        folder.get_member_list()
+    assert raised.value.errno == errno.EBADFD and len(failed) == program.SharedFolder.LISTING_ATTEMPTS

@@ -17,9 +17,9 @@ rolling_upgrade, release_problems and cluster_problems.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -188,31 +188,17 @@ def rolling_upgrade(lab_name, release, on_step=None, timeout=3600):
     salt-run state.orchestrate fileshare.rolling_upgrade with RELEASE as pillar; ON_STEP(label) for
     every job it starts on nodes. (seconds, ok, failed steps [(title, comment)]).
     """
+    from fileshare_lab import host as labhost
+
     lab, _ = _lab(lab_name)
-    watcher = None
-    if on_step:
-        watcher = subprocess.Popen(
-            lab.salt_cmd("salt-run") + ["state.event", "salt/job/*/new", "pretty=False", "--log-level=quiet"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
 
-        def pump():
-            for line in watcher.stdout:
-                tag, _, body = line.rstrip("\n").partition("\t")
-                if tag.startswith("salt/job/") and tag.endswith("/new"):
-                    try:
-                        label = step_label(json.loads(body))
-                    except ValueError:
-                        label = None
-                    if label:
-                        on_step(label)
+    def on_job(data):
+        label = step_label(data)
+        if label and on_step:
+            on_step(label)
 
-        threading.Thread(target=pump, daemon=True).start()
     t = time.monotonic()
-    try:
+    with labhost.watch_jobs(lab, on_job) if on_step else contextlib.nullcontext():
         proc = subprocess.run(
             lab.salt_cmd("salt-run")
             + [
@@ -227,10 +213,6 @@ def rolling_upgrade(lab_name, release, on_step=None, timeout=3600):
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
-    finally:
-        if watcher:
-            watcher.terminate()
-            watcher.wait(timeout=10)
     seconds = time.monotonic() - t
     return (
         seconds,

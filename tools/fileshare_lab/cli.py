@@ -11,9 +11,7 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -183,65 +181,35 @@ def _json_from(text: str):
 
 def _job_line(line: str) -> str | None:
     """A progress line for a job the orchestration starts on nodes (from `state.event` output)."""
-    tag, _, body = line.partition("\t")
-    if not (tag.startswith("salt/job/") and tag.endswith("/new")):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
+    data = logic.new_job(line)
+    return None if data is None else _job_text(data)
+
+
+def _job_text(data: dict) -> str | None:
     fun = data.get("fun", "")
-    if (
-        not isinstance(data, dict)
-        or fun in ("saltutil.find_job", "test.ping", "")
-        or fun.startswith("runner.")
-    ):
+    if fun in ("saltutil.find_job", "test.ping", "") or fun.startswith("runner."):
         return None
     args = [a for a in data.get("arg", []) if isinstance(a, str) and "=" not in a]
     nodes = data.get("minions") or []
     return f"  {fun} {' '.join(args[:2])} on {','.join(nodes) if nodes else data.get('tgt')}"
 
 
-def _watch_jobs(lab: Lab, t0: float) -> subprocess.Popen:
-    """Print each job the orchestration publishes, with the elapsed time, while it runs."""
-    proc = subprocess.Popen(
-        lab.salt_cmd("salt-run") + ["state.event", "salt/job/*/new", "pretty=False", "--log-level=quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-    def _pump():
-        for line in proc.stdout:
-            text = _job_line(line.rstrip("\n"))
-            if text:
-                say(f"{text} (+{logic.format_seconds(time.monotonic() - t0)})")
-
-    threading.Thread(target=_pump, daemon=True).start()
-    return proc
-
-
 def _orchestrate(lab: Lab, arch: str, label: str) -> tuple[float, dict | list, int]:
     say(f"{label}: salt-run state.orchestrate fileshare.{arch}")
     t = time.monotonic()
-    watcher = _watch_jobs(lab, t)
-    try:
+
+    def progress(data):
+        text = _job_text(data)
+        if text:
+            say(f"{text} (+{logic.format_seconds(time.monotonic() - t)})")
+
+    with host.watch_jobs(lab, progress):
         proc = host.run(
             lab.salt_cmd("salt-run")
             + ["state.orchestrate", f"fileshare.{arch}", "--out=json", "--log-level=quiet"],
             check=False,
             timeout=3600,
         )
-    finally:
-        watcher.terminate()
-        try:
-            watcher.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            # Measured on a loaded host: salt-run ignored SIGTERM for >10 s and the finished
-            # orchestration's report was lost with a traceback.
-            watcher.kill()
-            watcher.wait(timeout=30)
     seconds = time.monotonic() - t
     try:
         out = _json_from(proc.stdout)

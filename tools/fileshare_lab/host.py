@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -169,6 +170,38 @@ class Lab:
 
     def salt_cmd(self, tool: str) -> list[str]:
         return [f"{BIN}/{tool}", "-c", self.paths["master_etc"]]
+
+
+@contextlib.contextmanager
+def watch_jobs(lab: Lab, on_job):
+    """ON_JOB(data) for every job the lab's master publishes while the block runs (an orchestration's
+    steps on the nodes, as they start)."""
+    proc = subprocess.Popen(
+        lab.salt_cmd("salt-run") + ["state.event", "salt/job/*/new", "pretty=False", "--log-level=quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+    def pump():
+        for line in proc.stdout:
+            data = logic.new_job(line)
+            if data is not None:
+                on_job(data)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # Measured on a loaded host: salt-run ignored SIGTERM for >10 s (and the finished
+            # orchestration's report was lost with a traceback when this raised).
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def architectures() -> list[str]:

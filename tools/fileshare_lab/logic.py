@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import re
 
 # Linux interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL).
@@ -435,3 +436,16 @@ def outsider_entry(net: str, nodes: list[dict], service: dict) -> dict:
     """The outsider's node entry: no roles, an address the site's pillar does not know."""
     taken = [n["address"] for n in nodes] + [v for v in [service.get("vip")] if v]
     return {"name": OUTSIDER, "address": outsider_address(net, taken), "roles": []}
+
+
+def new_job(line: str) -> dict | None:
+    """The job a `salt-run state.event salt/job/*/new pretty=False` line announces, or None (another
+    event, or not JSON)."""
+    tag, _, body = line.rstrip("\n").partition("\t")
+    if not (tag.startswith("salt/job/") and tag.endswith("/new")):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

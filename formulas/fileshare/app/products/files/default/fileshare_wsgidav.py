@@ -19,6 +19,7 @@ Usage: python fileshare_wsgidav.py /etc/fileshare/wsgidav.yaml
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -222,7 +223,21 @@ class SharedFolder(FolderResource):
         self.fs_opts = self.provider
         self.name = util.to_str(os.path.basename(file_path))
 
+    # Gluster answers EBADFD on a folder opened just before a brick reconnects (measured once in a
+    # rolling upgrade, at a storage node's restart): the listing is read again on a new descriptor.
+    LISTING_ATTEMPTS = 3
+
     def get_member_list(self):
+        for attempt in range(1, self.LISTING_ATTEMPTS + 1):
+            try:
+                return self._listing()
+            except OSError as exc:
+                if exc.errno != errno.EBADFD or attempt == self.LISTING_ATTEMPTS:
+                    raise
+                log.warning("listing %r again (attempt %d): %s", self._file_path, attempt + 1, exc)
+        raise AssertionError("unreachable")
+
+    def _listing(self):
         members = []
         fd = os.open(self._file_path, os.O_RDONLY | os.O_DIRECTORY)
         try:
