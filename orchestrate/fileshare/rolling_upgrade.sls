@@ -214,17 +214,29 @@ if [ "$now" != master ]; then echo "{{ node }} is a Redis ${now:-unknown}: nothi
 # next look at it (measured: two masters behind HAProxy for over 10 s; writes there are lost, redis
 # issue 13118). So writes wait here (paused, not refused) while Sentinel promotes, then this node
 # follows the new master at once and the paused writes get READONLY, which clients retry.
-redis client pause 15000 write >/dev/null
-sentinel sentinel failover fileshare
-new={{ nodes[node].address }}
-for i in $(seq 100); do
-  new=$(sentinel sentinel get-master-addr-by-name fileshare | head -n 1)
-  [ -n "$new" ] && [ "$new" != "{{ nodes[node].address }}" ] && break
-  sleep 0.1
-done
-if [ -z "$new" ] || [ "$new" = "{{ nodes[node].address }}" ]; then
+# The pause is short (6 s: a paused write must not outlast a client's patience). A promotion that does
+# not come in time (measured once: another Sentinel turned the promoted replica back into a replica,
+# and the failover hung until its 60 s timeout while 11 PUTs timed out behind a 15 s pause) is waited
+# out with writes flowing, then tried again, three times at most.
+new_master() {
+  local m; m=$(sentinel sentinel get-master-addr-by-name fileshare | head -n 1)
+  [ -n "$m" ] && [ "$m" != "{{ nodes[node].address }}" ] && echo "$m"
+}
+in_failover() { sentinel sentinel master fileshare | tr -d '\r' | grep -q failover_in_progress; }
+new=""
+for attempt in 1 2 3; do
+  redis client pause 6000 write >/dev/null
+  if sentinel sentinel failover fileshare | grep -q '^OK'; then
+    for i in $(seq 55); do new=$(new_master) && break; sleep 0.1; done
+  fi
+  [ -n "$new" ] && break
   redis client unpause >/dev/null
-  echo "Sentinel named no new Redis master 10 s after SENTINEL FAILOVER: {{ node }} stays master" >&2; exit 1
+  echo "attempt $attempt: no new Redis master 5.5 s after SENTINEL FAILOVER; waiting for Sentinel to end it" >&2
+  for i in $(seq 90); do new=$(new_master) && break 2; in_failover || break; sleep 1; done
+done
+if [ -z "$new" ]; then
+  redis client unpause >/dev/null
+  echo "Sentinel named no new Redis master after 3 SENTINEL FAILOVERs: {{ node }} stays master" >&2; exit 1
 fi
 redis replicaof "$new" {{ redis_port }} >/dev/null
 redis client unpause >/dev/null

@@ -2,6 +2,8 @@
 order (pre-flight before any change, one node at a time, writer / Redis master / VIP holder last) and
 the release's changes on every role."""
 
+import subprocess
+
 import pytest
 from render_harness import MASTER_ID
 from test_render import _ordered_steps
@@ -30,6 +32,18 @@ def index(titles, prefix):
     found = [i for i, t in enumerate(titles) if t.startswith(prefix)]
     assert found, f"no step starting with {prefix!r} in {titles}"
     return found[0]
+
+
+@pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
+def test_every_shell_step_is_valid_bash(renderer, arch):
+    """The hand-overs, drains and checks run under bash on the nodes: a syntax error would only show
+    mid-upgrade, with a node already out."""
+    found = steps(show(renderer, arch, MASTER_ID, "fileshare.rolling_upgrade"))
+    scripts = [(title, args["kwarg"]["cmd"]) for title, fun, args in found if args.get("name") == "cmd.run"]
+    assert len(scripts) >= 6, [t for t, _ in scripts]
+    for title, script in scripts:
+        checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert checked.returncode == 0, f"{title}: {checked.stderr}"
 
 
 @pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
