@@ -21,8 +21,12 @@ def rendered(renderer, minion, state_id, template, **override):
     assert found, f"{state_id!r} not in {sorted(result)}"
     context = dict(found[0]["context"])
     context["handoff"] = {**context["handoff"], **override}
-    caller = renderer._caller("debian-12")
-    text = caller.cmd(
+    return found[0]["name"], context, apply_template(renderer, template, context)
+
+
+def apply_template(renderer, template, context):
+    """TEMPLATES/template rendered by Salt's own jinja with a state's context."""
+    text = renderer._caller("debian-12").cmd(
         "file.apply_template_on_contents",
         (TEMPLATES / template).read_text(),
         template="jinja",
@@ -31,7 +35,7 @@ def rendered(renderer, minion, state_id, template, **override):
         saltenv="base",
     )
     assert isinstance(text, str) and "Traceback" not in text, text
-    return found[0]["name"], context, text
+    return text
 
 
 def in_netns(script: str) -> subprocess.CompletedProcess:
@@ -102,15 +106,7 @@ def test_the_command_loads_rules_and_route_and_follows_keepalived_states(rendere
 def test_keepalived_runs_the_handoff_on_every_state_change(renderer):
     result = show(renderer, "debian-12", "lb1", "fileshare.load.keepalived", architecture="full_ha")
     keepalived = args(result["keepalived is configured"])
-    caller = renderer._caller("debian-12")
-    text = caller.cmd(
-        "file.apply_template_on_contents",
-        (TEMPLATES / "keepalived.conf.jinja").read_text(),
-        template="jinja",
-        context=keepalived["context"],
-        defaults={},
-        saltenv="base",
-    )
+    text = apply_template(renderer, "keepalived.conf.jinja", keepalived["context"])
     script = keepalived["context"]["handoff"]["script"]
     for state, arg in (("master", "master"), ("backup", "backup"), ("fault", "backup")):
         assert f'notify_{state} "{script} {arg}"' in text, text
