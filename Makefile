@@ -9,7 +9,7 @@ LAB ?= fileshare
 TEST_LAB ?= fstest
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y
-HOST_PACKAGES := lxc debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
+HOST_PACKAGES := lxc lxc-templates debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
 	cadaver openssl ca-certificates
 
 .PHONY: all venv host-deps lint unit render integration check test test-lab test-mini-ha test-full-ha lab lab-down clean
