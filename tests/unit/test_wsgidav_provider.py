@@ -73,17 +73,64 @@ def test_lists_the_same_members_with_the_same_live_properties(program, tree):
 
 def test_lookups_answer_like_wsgidav(program, tree):
     ours, stock = provider(program.SharedFilesystemProvider, tree), provider(FilesystemProvider, tree)
-    for path in ("/alice/docs/file3.txt", "/alice/docs/sub", "/alice", "/"):
+    for path in ("/alice/docs/file3.txt", "/alice/docs/sub", "/alice", "/", "/alice/../alice/docs/"):
         environ = {"wsgidav.provider": ours, "wsgidav.config": {}}
         mine = ours.get_resource_inst(path, environ)
         theirs = stock.get_resource_inst(path, {"wsgidav.provider": stock, "wsgidav.config": {}})
         assert (mine.is_collection, mine.file_stat) == (theirs.is_collection, theirs.file_stat), path
-    for missing in ("/nothing", "/alice/docs/file3.txt/below"):
+        assert (mine.get_etag(), mine.is_link()) == (theirs.get_etag(), theirs.is_link()), path
+    for missing in ("/nothing", "/alice/docs/file3.txt/below", "/alice/nothing/file3.txt"):
         assert ours.get_resource_inst(missing, {"wsgidav.provider": ours, "wsgidav.config": {}}) is None
-    # A link is refused (outside the root here: WsgiDAV's own realpath check, kept).
-    with pytest.raises(DAVError) as refused:
-        ours.get_resource_inst("/alice/docs/link", {"wsgidav.provider": ours, "wsgidav.config": {}})
-    assert refused.value.value == 403
+    # A link is refused, as the last component or on the way (it leads out of the root here).
+    for link in ("/alice/docs/link", "/alice/docs/link/passwd", "/alice/../../etc/passwd"):
+        for instance in (ours, stock):
+            with pytest.raises(DAVError) as refused:
+                instance.get_resource_inst(link, {"wsgidav.provider": instance, "wsgidav.config": {}})
+            assert refused.value.value == 403, (link, instance)
+
+
+def test_a_lookup_and_its_etag_walk_no_path_below_the_root(program, tree, monkeypatch):
+    """What a GET asks of a file (lookup, ETag twice, is_link), counted as calls that resolve a path
+    below the root from the top: WsgiDAV's ~10, ours none (one walk from the root, a component at a
+    time relative to the folder before)."""
+    below = str(tree) + "/"
+    calls = []
+    for name in ("stat", "lstat", "open"):
+        real = getattr(os, name)
+
+        def counting(*a, _real=real, **k):
+            if isinstance(a[0], str) and a[0].startswith(below) and k.get("dir_fd") is None:
+                calls.append(a[0])
+            return _real(*a, **k)
+
+        monkeypatch.setattr(os, name, counting)
+    counts = {}
+    for cls in (FilesystemProvider, program.SharedFilesystemProvider):
+        instance = provider(cls, tree)
+        calls.clear()
+        res = instance.get_resource_inst(
+            "/alice/docs/file3.txt", {"wsgidav.provider": instance, "wsgidav.config": {}}
+        )
+        res.get_etag(), res.get_etag(), res.is_link()
+        counts[cls.__name__] = len(calls)
+    assert counts["FilesystemProvider"] >= 8, counts
+    assert counts["SharedFilesystemProvider"] == 0, counts
+
+
+def test_a_put_answers_with_the_new_contents_etag(program, tree):
+    ours = provider(program.SharedFilesystemProvider, tree)
+    res = ours.get_resource_inst("/alice/docs/file3.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
+    before = res.get_etag()
+    fh = res.begin_write()
+    fh.writelines([b"longer ", b"content"])
+    fh.close()
+    fh.close()  # WsgiDAV may close twice (error paths): harmless
+    stock = provider(FilesystemProvider, tree)
+    theirs = stock.get_resource_inst(
+        "/alice/docs/file3.txt", {"wsgidav.provider": stock, "wsgidav.config": {}}
+    )
+    assert res.get_etag() == theirs.get_etag() != before
+    assert res.get_content_length() == len(b"longer content")
 
 
 def test_a_listing_walks_no_member_path(program, tree, monkeypatch):

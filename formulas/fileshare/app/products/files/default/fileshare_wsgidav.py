@@ -200,13 +200,49 @@ class RedisPropertyManager:
 
 
 class StattedFile(FileResource):
-    """WsgiDAV's file resource, built from a stat already taken."""
+    """WsgiDAV's file resource, built from a stat already taken (by the lookup or the listing), and
+    answering from it: WsgiDAV's ETag takes two more path walks each time it is asked for (isfile,
+    stat; a GET asks twice), is_link one more. A PUT's new stat comes from the written file itself."""
 
     def __init__(self, path: str, environ: dict, file_path: str, file_stat: os.stat_result):
         DAVNonCollection.__init__(self, path, environ)
         self._file_path = file_path
         self.file_stat = file_stat
         self.name = util.to_str(os.path.basename(file_path))
+
+    def get_etag(self):
+        # WsgiDAV's own (util.get_file_etag, not Windows): inode-mtime-size.
+        st = self.file_stat
+        return f"{st[stat.ST_INO]}-{st[stat.ST_MTIME]}-{st[stat.ST_SIZE]}"
+
+    def is_link(self):
+        return False  # looked up without following links, and links are refused
+
+    def begin_write(self, *, content_type=None):
+        return _StatOnClose(super().begin_write(content_type=content_type), self)
+
+
+class _StatOnClose:
+    """The file a PUT writes: on close, its resource's stat is taken from the open file (fstat: no
+    path walk), so the ETag the PUT answers with is the new content's."""
+
+    def __init__(self, fh, resource: StattedFile):
+        self._fh, self._resource = fh, resource
+
+    def write(self, data):
+        return self._fh.write(data)
+
+    def writelines(self, lines):
+        self._fh.writelines(lines)
+
+    def close(self):
+        if self._fh.closed:
+            return
+        try:
+            self._fh.flush()
+            self._resource.file_stat = os.fstat(self._fh.fileno())
+        finally:
+            self._fh.close()
 
 
 class SharedFolder(FolderResource):
@@ -267,17 +303,26 @@ class SharedFolder(FolderResource):
 
 
 class SharedFilesystemProvider(FilesystemProvider):
-    """WsgiDAV's filesystem provider with SharedFolder listings and one lstat per resource looked up
-    (WsgiDAV: exists, islink, isdir, then the resource's own stat). The check that a path stays under
-    the root (realpath) is WsgiDAV's own. Symbolic links are refused as WsgiDAV refuses them."""
+    """WsgiDAV's filesystem provider with SharedFolder listings, StattedFile answers, and a lookup
+    that walks the resource's path once. WsgiDAV's lookup walks it about five times (realpath's lstat
+    per component to keep symbolic links from leading out of the root, then exists, islink, isdir and
+    the resource's own stat); on the app nodes' mount each component of each walk is a lookup on every
+    brick. Here: one walk from the root, a component at a time, never following a symbolic link (a
+    link anywhere below the root is refused with 403; WsgiDAV refuses links too, and lets one through
+    only where realpath shows it stays inside the root)."""
 
     def get_resource_inst(self, path: str, environ: dict):
-        if self.fs_opts.get("follow_symlinks"):
+        if self.fs_opts.get("follow_symlinks") or self.shadow_map:
             return super().get_resource_inst(path, environ)
         self._count_get_resource_inst += 1
-        file_path = self._loc_to_file_path(path, environ)
+        root = os.path.abspath(self.root_folder_path)
+        file_path = os.path.abspath(os.path.join(root, *path.strip("/").split("/")))
+        if not self._is_equal_or_child_path(root, file_path):
+            raise DAVError(HTTP_FORBIDDEN, f"Access outside root is not allowed: {file_path!r}")
+        file_path = util.to_unicode_safe(file_path)
+        relative = os.path.relpath(file_path, root)  # '..' resolved by abspath
         try:
-            file_stat = os.lstat(file_path)
+            file_stat = self._lstat_beneath_root([] if relative == "." else relative.split(os.sep))
         except (FileNotFoundError, NotADirectoryError):
             return None
         if stat.S_ISLNK(file_stat.st_mode):
@@ -285,6 +330,28 @@ class SharedFilesystemProvider(FilesystemProvider):
         if stat.S_ISDIR(file_stat.st_mode):
             return SharedFolder(path, environ, file_path, file_stat)
         return StattedFile(path, environ, file_path, file_stat)
+
+    def _lstat_beneath_root(self, parts: list[str]) -> os.stat_result:
+        """lstat of root/PARTS, opening each folder on the way relative to the one before (O_PATH: no
+        open on the filesystem, O_NOFOLLOW: a link on the way is refused). Raises FileNotFoundError,
+        NotADirectoryError (a file on the way), or DAVError 403 (a link on the way)."""
+        if not parts:
+            return os.lstat(self.root_folder_path)
+        flags = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+        fd = os.open(self.root_folder_path, flags)
+        try:
+            for part in parts[:-1]:
+                try:
+                    below = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+                except NotADirectoryError:
+                    if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                        raise DAVError(HTTP_FORBIDDEN, f"Symlink support is disabled: {part!r}") from None
+                    raise
+                os.close(fd)
+                fd = below
+            return os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        finally:
+            os.close(fd)
 
 
 class TrustedHeaderDC(BaseDomainController):
