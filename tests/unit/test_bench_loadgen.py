@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from fileshare_bench.loadgen import LoadGenerator
+from fileshare_bench.loadgen import FILES_PER_WORKER, LoadGenerator, Run
 from fileshare_bench.target import Target
 
 FQDN = "files.bench.test"
@@ -134,6 +134,28 @@ def test_a_healthy_share_sees_the_asked_rate_and_no_failures(share, cert):
     assert 120 <= s["requests"] <= 230, s  # 100/s for 2 s, paced (a busy machine lags a little)
     assert {r.op for r in lg.run.records} == {"put", "get", "propfind", "health"}
     assert share.hosts == {f"{FQDN}:{share.server_address[1]}"}  # spoke to the site's name, not the address
+
+
+def test_prefill_writes_every_workers_files_before_the_clock_starts(share, cert):
+    """The measured requests start on full folders: no PUT in the run creates a file, and GETs are
+    asked from the first request on (the prefilled contents are what they check against)."""
+    lg = LoadGenerator(target(share, cert), rate=100, workers=3, seed=7, prefill=True)
+    lg._prepare()
+    prefilled = {path for path in share.files if path.endswith(".txt")}
+    assert len(prefilled) == 3 * FILES_PER_WORKER, sorted(share.files)[:5]
+    lg._t0, lg.run = time.monotonic(), Run(lg.name, time.time())
+    threads = [threading.Thread(target=lg._worker, args=(i,), daemon=True) for i in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(1.0)
+    lg._stop.set()
+    for th in threads:
+        th.join(5)
+    records = lg.run.records
+    assert records and not [r for r in records if r.error], records[:3]
+    assert {path for path in share.files if path.endswith(".txt")} == prefilled  # overwrites only
+    first = sorted(records)[: len(records) // 4]
+    assert any(r.op == "get" for r in first)
 
 
 def test_an_outage_is_counted_and_its_window_measured(share, cert):

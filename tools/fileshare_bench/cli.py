@@ -67,7 +67,7 @@ def _cmd_load(args) -> int:
     from fileshare_bench.target import Target
 
     target = Target.from_lab(args.lab, args.user)
-    with LoadGenerator(target, rate=args.rate, workers=args.workers, name="load") as lg:
+    with LoadGenerator(target, rate=args.rate, workers=args.workers, name="load", prefill=True) as lg:
         try:
             lg._stop.wait(args.seconds)
         except KeyboardInterrupt:

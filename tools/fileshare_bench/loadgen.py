@@ -87,6 +87,7 @@ class LoadGenerator:
         timeout: float = 10.0,
         source: str | None = None,
         seed: int | None = None,
+        prefill: bool = False,
     ):
         if rate <= 0 or workers < 1:
             raise ValueError("rate must be > 0 and workers >= 1")
@@ -101,6 +102,10 @@ class LoadGenerator:
         self.name = name
         self.prefix = f"/bench-{name}-{uuid.uuid4().hex[:8]}"
         self.seed = seed if seed is not None else random.randrange(1 << 30)
+        # prefill: each worker's files are written before the clock starts, so the first seconds
+        # measured are the steady state (overwrites, full folders) and not a burst of file creations.
+        self.prefill = prefill
+        self._written: dict[int, dict[str, bytes]] = {}
         self.context = ssl.create_default_context(cafile=target.ca_file)
         token = base64.b64encode(f"{target.user}:{target.password}".encode()).decode()
         self.auth = f"Basic {token}"
@@ -158,6 +163,14 @@ class LoadGenerator:
                         f"the service is not ready for load: MKCOL {path} through {self.target.url} "
                         f"answered HTTP {status}"
                     )
+            for index in range(self.workers if self.prefill else 0):
+                written = self._written.setdefault(index, {})
+                for n in range(FILES_PER_WORKER):
+                    path, body = f"{self.prefix}/w{index}/f{n}.txt", f"prefill {index} {n}\n".encode()
+                    status, _ = self._send(conn, "PUT", path, body, {"Content-Type": "text/plain"})
+                    if status not in EXPECTED["put"]:
+                        raise BenchError(f"prefill: PUT {path} answered HTTP {status}")
+                    written[path] = body
         except (OSError, http.client.HTTPException) as exc:
             raise BenchError(f"the service is not reachable for load at {self.target.url}: {exc}") from exc
         finally:
@@ -180,7 +193,7 @@ class LoadGenerator:
         ops, weights = zip(*self.mix.items(), strict=True)
         interval = self.workers / self.rate
         next_t = rng.random() * interval  # spread the workers' phases
-        known: dict[str, bytes] = {}  # path -> content this worker last wrote for sure
+        known = dict(self._written.get(index, {}))  # path -> content this worker last wrote for sure
         conn, used, n = self._connect(), 0, 0
         while not self._stop.is_set():
             delay = next_t - self.now()

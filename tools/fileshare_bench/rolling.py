@@ -371,7 +371,7 @@ def wait_healthy(lab_name, timeout=300):
 def _measure(args, target, name, upgrade):
     from fileshare_bench.loadgen import LoadGenerator
 
-    with LoadGenerator(target, rate=args.rate, workers=args.workers, name=name) as lg:
+    with LoadGenerator(target, rate=args.rate, workers=args.workers, name=name, prefill=True) as lg:
         time.sleep(args.settle)
         start = lg.now()
         lg.mark(f"{name}: upgrade starts")

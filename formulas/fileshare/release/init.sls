@@ -169,7 +169,8 @@ This Galera member is Synced again:
 
 {%- if 'storage' in roles and ha %}
 
-{#- glusterd only: the brick processes keep serving; the runbook waits for heals before the next node.
+{#- glusterd only: the brick processes keep serving (KillMode=process, storage/glusterfs.sls); the
+    runbook still waits for heals before the next node.
     Debian's glusterd unit allows 6 starts an hour (StartLimitBurst=6, StartLimitInterval=1h): a
     planned restart clears the count first, or a site that upgraded a few times in an hour (the lab
     did) finds glusterd refused with start-limit-hit. #}
