@@ -1,7 +1,7 @@
 """fileshare_bench.rolling.target_misses: issue 5's targets for a rolling_upgrade row."""
 
 import pytest
-from fileshare_bench.rolling import target_misses
+from fileshare_bench.rolling import step_label, target_misses
 
 MET = {
     "upgrade_ok": True,
@@ -35,3 +35,17 @@ def test_each_missed_target_is_named(change, missed):
 
 def test_p99_exactly_twice_the_p99_before_is_met():
     assert target_misses({**MET, "p99_ms": 1000.0}) == []
+
+
+def test_step_labels_name_the_upgrade_steps_and_skip_the_bookkeeping():
+    drained = {
+        "fun": "state.single",
+        "tgt": ["lb1", "lb2"],
+        "arg": ["fileshare_haproxy.drained", {"name": "app1", "backend": "fs_app", "__kwarg__": True}],
+    }
+    assert step_label(drained) == "drained app1 fs_app @lb1,lb2"
+    assert step_label({"fun": "state.sls", "tgt": ["db3"], "arg": ["fileshare.release"]}) == (
+        "fileshare.release @db3"
+    )
+    for fun in ("saltutil.sync_states", "saltutil.sync_modules", "saltutil.find_job", "test.ping"):
+        assert step_label({"fun": fun, "tgt": ["app1", "app2", "db1"], "arg": []}) is None, fun
