@@ -156,7 +156,7 @@ class LoadGenerator:
         """The run's collections, made before the clock starts (they are not part of the measurement)."""
         conn = self._connect()
         try:
-            for path in [self.prefix + "/"] + [f"{self.prefix}/w{i}/" for i in range(self.workers)]:
+            for path in [self.prefix + "/"] + [self._folder(i) for i in range(self.workers)]:
                 status, _ = self._send(conn, "MKCOL", path)
                 if status not in EXPECTED["mkcol"]:
                     raise BenchError(
@@ -166,7 +166,7 @@ class LoadGenerator:
             for index in range(self.workers if self.prefill else 0):
                 written = self._written.setdefault(index, {})
                 for n in range(FILES_PER_WORKER):
-                    path, body = f"{self.prefix}/w{index}/f{n}.txt", f"prefill {index} {n}\n".encode()
+                    path, body = self._file(index, n), f"prefill {index} {n}\n".encode()
                     status, _ = self._send(conn, "PUT", path, body, {"Content-Type": "text/plain"})
                     if status not in EXPECTED["put"]:
                         raise BenchError(f"prefill: PUT {path} answered HTTP {status}")
@@ -175,6 +175,13 @@ class LoadGenerator:
             raise BenchError(f"the service is not reachable for load at {self.target.url}: {exc}") from exc
         finally:
             conn.close()
+
+    def _folder(self, index: int) -> str:
+        return f"{self.prefix}/w{index}/"
+
+    def _file(self, index: int, n: int) -> str:
+        """Worker INDEX's file N (0 <= N < FILES_PER_WORKER): what its PUTs overwrite and GETs read."""
+        return f"{self._folder(index)}f{n}.txt"
 
     def _connect(self) -> _Connection:
         return _Connection(self.target, self.context, self.timeout, self.source)
@@ -243,9 +250,9 @@ class LoadGenerator:
         conn.close()
 
     def _request(self, op: str, index: int, n: int, rng: random.Random, known: dict):
-        folder = f"{self.prefix}/w{index}/"
+        folder = self._folder(index)
         if op == "put":
-            path = f"{folder}f{n % FILES_PER_WORKER}.txt"
+            path = self._file(index, n % FILES_PER_WORKER)
             body = f"{self.name} worker {index} request {n} {rng.random()}\n".encode()
             return "PUT", path, body, {"Content-Type": "text/plain"}, self._expect(op)
         if op == "get":

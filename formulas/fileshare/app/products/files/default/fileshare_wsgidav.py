@@ -315,7 +315,7 @@ class SharedFilesystemProvider(FilesystemProvider):
         if self.fs_opts.get("follow_symlinks") or self.shadow_map:
             return super().get_resource_inst(path, environ)
         self._count_get_resource_inst += 1
-        root = os.path.abspath(self.root_folder_path)
+        root = self.root_folder_path  # already absolute (WsgiDAV's constructor)
         file_path = os.path.abspath(os.path.join(root, *path.strip("/").split("/")))
         if not self._is_equal_or_child_path(root, file_path):
             raise DAVError(HTTP_FORBIDDEN, f"Access outside root is not allowed: {file_path!r}")
