@@ -36,6 +36,12 @@ ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
 LAYER_ROLES = ["load", "app", "db", "intermediate", "storage", "infra"]
 ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
 PRODUCTS = ["owncloud", "seafile", "webdav"]
+# fileshare:ports (parameters/defaults.yaml holds their values; a unit test keeps the two lists equal).
+PORTS = [
+    "http", "https", "ssh", "dns", "app", "webdav", "db", "galera_replication", "galera_ist", "galera_sst",
+    "galera_health", "redis", "sentinel", "memcached", "glusterd", "gluster_management", "db_front",
+    "redis_front", "haproxy_stats",
+]
 
 _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$"
@@ -293,13 +299,58 @@ SCHEMA = {
         },
         "intermediate": {
             "type": "object",
-            "required": ["redis", "memcached"],
             "properties": {
-                "redis": {"type": "object", "required": ["port"], "properties": {"port": _port()}},
+                "redis": {
+                    "type": "object",
+                    "properties": {"maxmemory_mb": {"type": "integer", "minimum": 16}},
+                },
                 "memcached": {
                     "type": "object",
-                    "required": ["port"],
-                    "properties": {"port": _port(), "memory_mb": {"type": "integer", "minimum": 16}},
+                    "properties": {
+                        "memory_mb": {"type": "integer", "minimum": 16},
+                        "max_connections": {"type": "integer", "minimum": 16},
+                    },
+                },
+            },
+        },
+        # Every port and name of the topology (defaults: parameters/defaults.yaml ports, names).
+        "ports": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                **{key: _port() for key in PORTS},
+                "gluster_bricks": {
+                    "type": "string",
+                    "pattern": r"^[0-9]{1,5}-[0-9]{1,5}$",
+                    "x-reason": "must be a port range FIRST-LAST (Gluster's base-port and max-port)",
+                },
+            },
+        },
+        "names": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "galera_cluster": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]{0,64}$",
+                    "x-reason": "must be a cluster name (letters, digits, '_', '-'); empty = <site>-db",
+                },
+                "sentinel_master": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+                    "x-reason": "must be a Sentinel master name (letters, digits, '_', '.', '-')",
+                },
+                "backends": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        role: {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+                            "x-reason": "must be an HAProxy backend name (letters, digits, '_', '.', '-')",
+                        }
+                        for role in ("app", "db", "redis")
+                    },
                 },
             },
         },

@@ -1,16 +1,19 @@
 {#- Before any layer runs: the Salt extensions the suite's states need are in the minion's own Python
     (from the site's Python mirror, never the public index), and the suite's own modules (_modules,
     _states: bind9, galera, fileshare_pillar ...) are synced from the master. Both report a change only
-    when something was actually installed or synced. -#}
+    when something was actually installed or synced.
+    This SLS alone renders without map.jinja: the map asks fileshare_topology, which this step syncs. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set mirrors = fileshare.mirrors if fileshare.mirrors is mapping else {} %}
+{%- import_yaml tplroot ~ "/parameters/defaults.yaml" as defaults %}
+{%- set mirrors = salt['pillar.get']('fileshare:mirrors', {}) %}
+{%- set mirrors = mirrors if mirrors is mapping else {} %}
+{%- set extensions = salt['pillar.get']('fileshare:lookup:salt_extensions', defaults.salt_extensions) %}
 
 {%- if mirrors.get('python') %}
 
 the Salt extensions the suite needs are installed in the minion's Python:
   pip.installed:
-    - pkgs: {{ fileshare.salt_extensions | json }}
+    - pkgs: {{ extensions | json }}
     - bin_env: {{ grains.get('pythonexecutable', '') | json }}
     - no_index: True
     - find_links: {{ mirrors.python | json }}

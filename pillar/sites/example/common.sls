@@ -73,10 +73,7 @@ fileshare:
     user: fileshare
 
   intermediate:
-    redis:
-      port: 6379
     memcached:
-      port: 11211
       memory_mb: 64
 
   storage:

@@ -1,0 +1,243 @@
+"""
+The site's topology, derived once: which nodes hold which role, their addresses, the database writer
+order, the cluster and service names, every port, and where clients reach each private layer.
+
+Everything that needs one of these facts asks this module; nothing recomputes them:
+
+- ``map.jinja`` calls :func:`derive` on the merged map data (``parameters/defaults.yaml`` + the OS
+  layers + pillar ``fileshare:lookup`` + pillar ``fileshare``) and publishes the result as
+  ``fileshare.topology``; formulas and templates read it there;
+- the orchestrations read the same through ``map.jinja`` on the master;
+- the suite's execution and state modules call :func:`get` at run time (pillar + the defaults from the
+  fileserver) when a caller does not pass a port or name;
+- the lab and bench tools import this file and call :func:`derive` on ``merged(defaults, pillar)``.
+
+Literal ports and names live only in ``parameters/defaults.yaml`` (keys ``ports`` and ``names``, which a
+site overrides in pillar ``fileshare:ports`` / ``fileshare:names``); the few derived defaults (the Galera
+cluster name ``<site>-db``) live here. :func:`derive` never raises on a malformed pillar: rendering must
+survive it so that the orchestration's validation step, not a render error, names the bad key.
+"""
+
+import copy
+import ipaddress
+
+__virtualname__ = "fileshare_topology"
+
+ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
+# The HA layers whose nodes form a cluster reached over the network.
+_PRIVATE = ["db", "intermediate", "storage"]
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure logic
+# ---------------------------------------------------------------------------------------------------
+
+
+def merged(defaults, site):
+    """The map data without OS layers: ``defaults`` with pillar ``lookup`` and then the site's settings
+    merged over it (maps recursively, lists replaced), as map.jinja merges them."""
+    out = copy.deepcopy(defaults) if isinstance(defaults, dict) else {}
+    site = site if isinstance(site, dict) else {}
+    lookup = site.get("lookup")
+    if isinstance(lookup, dict):
+        _merge(out, lookup)
+    _merge(out, {k: v for k, v in site.items() if k != "lookup"})
+    return out
+
+
+def _merge(dest, src):
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dest.get(key), dict):
+            _merge(dest[key], value)
+        else:
+            dest[key] = copy.deepcopy(value)
+    return dest
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value):
+    return value if isinstance(value, str) else ""
+
+
+def _nodes(config):
+    """The well-formed entries of fileshare:nodes, in pillar order (validation reports the others)."""
+    raw = config.get("nodes")
+    if not isinstance(raw, list):
+        return []
+    nodes = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            continue
+        roles = entry.get("roles")
+        roles = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+        nodes.append({"name": entry["name"], "address": _text(entry.get("address")), "roles": roles})
+    return nodes
+
+
+def _prefix(config):
+    subnet = _text(_mapping(config.get("network")).get("subnet"))
+    try:
+        return ipaddress.ip_network(subnet, strict=False).prefixlen
+    except ValueError:
+        return None
+
+
+def derive(config, minion_id=None):
+    """
+    The topology of the site described by ``config`` (the merged map data), and, with ``minion_id``,
+    that node's own view.
+
+    Returns a dict:
+
+    ``architecture``, ``single_host`` (all_in_one), ``site``, ``domain``
+    ``vip``            ``{address, name, fqdn, prefix}``
+    ``nodes``          ``[{name, address, roles}]`` in pillar order; ``by_name`` the same by name
+    ``roles``          role -> [node names] (every role, empty when unused); ``addresses`` role -> [addresses]
+    ``db_writers``     database nodes in writer order: the first takes writes, the next takes over
+    ``ports``          every port (``parameters/defaults.yaml`` ``ports``, overridden by pillar)
+    ``names``          ``galera_cluster``, ``sentinel_master``, ``volume``, ``backends`` (HAProxy's
+                       ``app``/``db``/``redis`` backends)
+    ``endpoints``      where apps reach ``db`` {host, port}, ``redis`` {host, port}, ``memcached``
+                       [{host, port}]: loopback on all_in_one, HAProxy's fronts on the VIP on HA
+    ``node``           (with minion_id) ``{name, address, roles}`` of that node (address 127.0.0.1 and
+                       no roles when the pillar does not list it)
+    ``private_listen`` (with minion_id) addresses its private services listen on
+    ``db_clients``     hosts the database admits the product's user from (apps; on HA the load nodes)
+    """
+    config = _mapping(config)
+    architecture = _text(config.get("architecture"))
+    single_host = architecture in ("", "all_in_one")
+    site = _text(config.get("site"))
+    domain = _text(config.get("domain"))
+    vip = _mapping(config.get("vip"))
+    vip_address = _text(vip.get("address"))
+    vip_name = _text(vip.get("name"))
+
+    nodes = _nodes(config)
+    roles = {role: [n["name"] for n in nodes if role in n["roles"]] for role in ROLES}
+    addresses = {role: [n["address"] for n in nodes if role in n["roles"] and n["address"]] for role in ROLES}
+
+    ports = copy.deepcopy(_mapping(config.get("ports")))
+    names = copy.deepcopy(_mapping(config.get("names")))
+    names["galera_cluster"] = _text(names.get("galera_cluster")) or f"{site or 'fileshare'}-db"
+    names["volume"] = _text(_mapping(config.get("storage")).get("volume"))
+    names["backends"] = _mapping(names.get("backends"))
+
+    if single_host or not vip_address:
+        endpoints = {
+            "db": {"host": "127.0.0.1", "port": ports.get("db")},
+            "redis": {"host": "127.0.0.1", "port": ports.get("redis")},
+            "memcached": [{"host": "127.0.0.1", "port": ports.get("memcached")}],
+        }
+    else:
+        endpoints = {
+            "db": {"host": vip_address, "port": ports.get("db_front")},
+            "redis": {"host": vip_address, "port": ports.get("redis_front")},
+            "memcached": [
+                {"host": address, "port": ports.get("memcached")} for address in addresses["intermediate"]
+            ],
+        }
+
+    db_clients = ["localhost", "127.0.0.1"]
+    if not single_host:
+        for n in nodes:
+            if ("app" in n["roles"] or "load" in n["roles"]) and n["address"] and n["address"] not in db_clients:
+                db_clients.append(n["address"])
+
+    topology = {
+        "architecture": architecture,
+        "single_host": single_host,
+        "site": site,
+        "domain": domain,
+        "vip": {
+            "address": vip_address,
+            "name": vip_name,
+            "fqdn": f"{vip_name}.{domain}" if vip_name and domain else vip_name or domain,
+            "prefix": _prefix(config),
+        },
+        "nodes": nodes,
+        "by_name": {n["name"]: n for n in nodes},
+        "roles": roles,
+        "addresses": addresses,
+        "db_writers": list(roles["db"]),
+        "ports": ports,
+        "names": names,
+        "endpoints": endpoints,
+        "db_clients": db_clients,
+    }
+    if minion_id is not None:
+        node = topology["by_name"].get(minion_id) or {"name": minion_id, "address": "127.0.0.1", "roles": []}
+        node = copy.deepcopy(node)
+        node["address"] = node["address"] or "127.0.0.1"
+        listen = ["127.0.0.1"]
+        if not single_host and node["address"] != "127.0.0.1":
+            listen.append(node["address"])
+        topology["node"] = node
+        topology["private_listen"] = listen
+    return topology
+
+
+def role_of(topology, name):
+    """The roles of node ``name`` ([] when the site does not list it)."""
+    return list(topology["by_name"].get(name, {}).get("roles", []))
+
+
+def first(topology, role):
+    """The first node of ``role`` in pillar order, or None."""
+    names = topology["roles"].get(role, [])
+    return names[0] if names else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Salt functions
+# ---------------------------------------------------------------------------------------------------
+
+_DEFAULTS = "salt://fileshare/parameters/defaults.yaml"
+
+
+def _defaults():
+    """parameters/defaults.yaml from the fileserver (once per process)."""
+    if "fileshare_topology.defaults" not in __context__:
+        import yaml  # noqa: PLC0415 - Salt ships PyYAML; only this I/O path needs it
+
+        text = __salt__["cp.get_file_str"](_DEFAULTS)
+        if not text:
+            from salt.exceptions import CommandExecutionError  # noqa: PLC0415
+
+            raise CommandExecutionError(f"{_DEFAULTS} is not reachable on the fileserver")
+        __context__["fileshare_topology.defaults"] = yaml.safe_load(text) or {}
+    return __context__["fileshare_topology.defaults"]
+
+
+def get(key=None, default=None):
+    """
+    This node's view of the site's topology at run time (for the suite's modules and for operators),
+    from pillar ``fileshare`` and ``parameters/defaults.yaml``. ``key`` picks one value
+    (colon-separated, e.g. ``ports:sentinel``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt db1 fileshare_topology.get
+        salt db1 fileshare_topology.get ports:galera_health
+        salt-call fileshare_topology.get roles:db
+    """
+    site = __salt__["pillar.get"]("fileshare", {})
+    topology = derive(merged(_defaults(), site), __grains__.get("id"))
+    if key is None:
+        return topology
+    value = topology
+    for part in str(key).split(":"):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return default
+    return value

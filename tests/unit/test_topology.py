@@ -1,0 +1,150 @@
+"""The one derivation of the topology (_modules/fileshare_topology.py): pure logic, many shapes of pillar."""
+
+import pathlib
+
+import pytest
+import yaml
+from suite_modules import load
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+topology = load("_modules/fileshare_topology.py")
+pillar_module = load("_modules/fileshare_pillar.py")
+DEFAULTS = yaml.safe_load((REPO / "formulas/fileshare/parameters/defaults.yaml").read_text())
+
+
+def site(architecture="full_ha", **extra):
+    nodes = {
+        "all_in_one": [{"name": "aio1", "address": "10.0.0.11", "roles": ["load", "app", "db"]}],
+        "full_ha": [
+            {"name": "lb1", "address": "10.0.0.31", "roles": ["load", "infra"]},
+            {"name": "lb2", "address": "10.0.0.32", "roles": ["load", "infra"]},
+            {"name": "app1", "address": "10.0.0.41", "roles": ["app", "infra"]},
+            {"name": "db1", "address": "10.0.0.51", "roles": ["db", "infra"]},
+            {"name": "db2", "address": "10.0.0.52", "roles": ["db", "infra"]},
+            {"name": "db3", "address": "10.0.0.53", "roles": ["db", "infra"]},
+            {"name": "im1", "address": "10.0.0.61", "roles": ["intermediate"]},
+            {"name": "im2", "address": "10.0.0.62", "roles": ["intermediate"]},
+            {"name": "st1", "address": "10.0.0.71", "roles": ["storage"]},
+        ],
+    }[architecture]
+    data = {
+        "site": "acme",
+        "domain": "example.org",
+        "architecture": architecture,
+        "network": {"subnet": "10.0.0.0/24"},
+        "vip": {"address": "10.0.0.100", "name": "files"},
+        "nodes": nodes,
+        "storage": {"volume": "vol0"},
+    }
+    data.update(extra)
+    return topology.merged(DEFAULTS, data)
+
+
+def test_roles_list_nodes_in_pillar_order():
+    t = topology.derive(site())
+    assert t["roles"]["db"] == ["db1", "db2", "db3"]
+    assert t["roles"]["load"] == ["lb1", "lb2"]
+    assert t["roles"]["arbitrator"] == []
+    assert t["addresses"]["intermediate"] == ["10.0.0.61", "10.0.0.62"]
+    assert t["db_writers"] == ["db1", "db2", "db3"]
+    assert topology.first(t, "storage") == "st1"
+    assert topology.first(t, "arbitrator") is None
+
+
+def test_ha_endpoints_go_through_the_vip_fronts():
+    t = topology.derive(site())
+    assert t["endpoints"]["db"] == {"host": "10.0.0.100", "port": DEFAULTS["ports"]["db_front"]}
+    assert t["endpoints"]["redis"] == {"host": "10.0.0.100", "port": DEFAULTS["ports"]["redis_front"]}
+    assert [m["host"] for m in t["endpoints"]["memcached"]] == ["10.0.0.61", "10.0.0.62"]
+
+
+def test_all_in_one_endpoints_are_loopback():
+    t = topology.derive(site("all_in_one"))
+    assert t["single_host"] is True
+    assert t["endpoints"]["db"] == {"host": "127.0.0.1", "port": DEFAULTS["ports"]["db"]}
+    assert t["endpoints"]["memcached"] == [{"host": "127.0.0.1", "port": DEFAULTS["ports"]["memcached"]}]
+    assert t["db_clients"] == ["localhost", "127.0.0.1"]
+
+
+def test_db_clients_on_ha_are_the_app_and_load_nodes():
+    t = topology.derive(site())
+    assert t["db_clients"] == ["localhost", "127.0.0.1", "10.0.0.31", "10.0.0.32", "10.0.0.41"]
+
+
+def test_galera_cluster_name_defaults_to_the_site():
+    assert topology.derive(site())["names"]["galera_cluster"] == "acme-db"
+    named = topology.derive(site(names={"galera_cluster": "prod-galera"}))
+    assert named["names"]["galera_cluster"] == "prod-galera"
+    # The other names keep their defaults when one is overridden (maps merge).
+    assert named["names"]["sentinel_master"] == DEFAULTS["names"]["sentinel_master"]
+
+
+def test_a_port_override_in_pillar_wins_and_the_rest_stay():
+    t = topology.derive(site(ports={"sentinel": 26400}))
+    assert t["ports"]["sentinel"] == 26400
+    assert t["ports"]["redis"] == DEFAULTS["ports"]["redis"]
+
+
+def test_lookup_overrides_come_before_the_site_settings():
+    t = topology.derive(site(lookup={"ports": {"redis": 7000, "sentinel": 27000}}, ports={"redis": 7001}))
+    assert t["ports"]["redis"] == 7001
+    assert t["ports"]["sentinel"] == 27000
+
+
+def test_node_view_of_a_listed_node():
+    t = topology.derive(site(), "db2")
+    assert t["node"] == {"name": "db2", "address": "10.0.0.52", "roles": ["db", "infra"]}
+    assert t["private_listen"] == ["127.0.0.1", "10.0.0.52"]
+
+
+def test_node_view_of_an_unlisted_node_is_loopback_without_roles():
+    t = topology.derive(site(), "stranger")
+    assert t["node"] == {"name": "stranger", "address": "127.0.0.1", "roles": []}
+    assert t["private_listen"] == ["127.0.0.1"]
+
+
+def test_all_in_one_node_listens_on_loopback_only():
+    assert topology.derive(site("all_in_one"), "aio1")["private_listen"] == ["127.0.0.1"]
+
+
+def test_vip_fqdn_and_prefix():
+    vip = topology.derive(site())["vip"]
+    assert vip == {"address": "10.0.0.100", "name": "files", "fqdn": "files.example.org", "prefix": 24}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"nodes": "lb1"},
+        {"nodes": [None, 3, {"name": 5}, {"address": "10.0.0.1"}]},
+        {"nodes": [{"name": "x", "roles": "db"}]},
+        {"vip": "10.0.0.1"},
+        {"network": {"subnet": "not-a-net"}},
+        {"ports": "many"},
+        {"names": ["x"]},
+        {"storage": None},
+    ],
+)
+def test_a_malformed_pillar_never_raises(bad):
+    """Rendering must survive it: the validation step names the bad key, not a render error."""
+    t = topology.derive(site(**bad), "lb1")
+    assert set(t["roles"]) == set(topology.ROLES)
+
+
+def test_an_architecture_of_the_wrong_type_never_raises():
+    data = site()
+    data["architecture"] = 7
+    assert topology.derive(data)["roles"]["db"] == ["db1", "db2", "db3"]
+
+
+def test_a_malformed_node_entry_is_skipped_and_the_good_ones_kept():
+    t = topology.derive(site(nodes=[{"name": "db1", "address": "10.0.0.51", "roles": ["db"]}, "junk"]))
+    assert t["roles"]["db"] == ["db1"]
+
+
+def test_the_schema_accepts_every_default_port_and_only_those():
+    """fileshare:ports in pillar takes exactly the keys parameters/defaults.yaml defines."""
+    schema_keys = set(pillar_module.SCHEMA["properties"]["ports"]["properties"])
+    assert schema_keys == set(DEFAULTS["ports"])
+    schema_names = set(pillar_module.SCHEMA["properties"]["names"]["properties"])
+    assert schema_names == set(DEFAULTS["names"])
