@@ -147,9 +147,9 @@ def derive(config, minion_id=None):
 
     db_clients = ["localhost", "127.0.0.1"]
     if not single_host:
-        for n in nodes:
-            if ("app" in n["roles"] or "load" in n["roles"]) and n["address"] and n["address"] not in db_clients:
-                db_clients.append(n["address"])
+        for address in addresses["load"] + addresses["app"]:
+            if address not in db_clients:
+                db_clients.append(address)
 
     topology = {
         "architecture": architecture,
