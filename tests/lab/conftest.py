@@ -8,7 +8,10 @@
     spare_lab           a second lab (own bridge, subnet, master) for tests that break nodes
 
 A Lab gives `lab.node(name)` -> Node with `.run(cmd)` (lxc-attach, non-interactive) and `.host` (a testinfra
-host on that node), `lab.salt(...)` / `lab.tool(...)`, and `lab.report(arch)` (build/lab/ARCH/report.json).
+host on that node), `lab.topology` (the site as fileshare_topology derives it from the lab's pillar),
+`lab.role(role)` (its nodes of that role, pillar order), `lab.salt(...)` / `lab.salt_json(...)` /
+`lab.call(node, fun, ...)` (the suite's modules through the lab's master), `lab.tool(...)`, and
+`lab.report(arch)` (build/lab/ARCH/report.json).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import testinfra.host
+from fileshare_lab import ask, containers, topology
 from fileshare_lab import host as labhost
 from testinfra.backend import base
 
@@ -103,7 +107,6 @@ class Node:
         self.address = entry["address"]
         self.container = entry["container"]
         self.veth = entry["veth"]
-        self.roles = entry.get("roles", [])
         self._host = None
 
     def __repr__(self):
@@ -113,7 +116,7 @@ class Node:
         """Run cmd in the node (a string goes through sh -c); returns CompletedProcess with text output."""
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         proc = subprocess.run(
-            labhost.attach_cmd(self.lab.handle, self.container, argv),
+            containers.attach_cmd(self.lab.handle, self.container, argv),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -198,8 +201,13 @@ class Lab:
         return self.nodes[name]
 
     @property
-    def service(self) -> dict:
-        return self.handle.require_up().get("service", {})
+    def topology(self) -> dict:
+        return topology.of_lab(self.name)
+
+    def role(self, role: str) -> list[Node]:
+        """The nodes of ROLE, in pillar order (the topology's)."""
+        nodes = self.nodes
+        return [nodes[name] for name in self.topology["roles"][role]]
 
     def salt(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -217,6 +225,13 @@ class Lab:
             return json.loads(proc.stdout or "{}")
         except (ValueError, subprocess.TimeoutExpired):
             return {}
+
+    def call(self, node: str, fun: str, *args: str, timeout: float = 120):
+        """FUN's return on NODE through the lab's master; the test fails when it does not answer."""
+        try:
+            return ask.call(self.handle, node, fun, *args, timeout=timeout)
+        except labhost.LabError as exc:
+            pytest.fail(str(exc))
 
     def answers_ping(self, node: str, timeout: int = 3) -> bool:
         # Cut the wait short: after -t, salt asks a silent minion for its jobs for gather_job_timeout more.
