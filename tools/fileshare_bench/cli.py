@@ -104,12 +104,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    from fileshare_lab.host import closed_pipe
+
     try:
+        args = parser().parse_args(argv)
         return args.run(args)
     except BenchError as exc:
         print(f"fileshare-bench: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return closed_pipe()
 
 
 if __name__ == "__main__":

@@ -466,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return host.closed_pipe()
 
 
 if __name__ == "__main__":

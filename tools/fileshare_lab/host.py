@@ -33,6 +33,16 @@ def say(msg: str) -> None:
     print(f"[{time.monotonic() - _T0:7.1f}s] {msg}", flush=True)
 
 
+def closed_pipe() -> int:
+    """The reader of our output went away (`fileshare-lab status | head -1`): end quietly, with the
+    status of a command killed by SIGPIPE. stdout is pointed at /dev/null first so that the
+    interpreter's last flush does not raise again (the recipe of Python's signal module docs, "Note
+    on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def home() -> str:
     return os.path.abspath(os.environ.get("FILESHARE_LAB_HOME", "/var/lib/fileshare-lab"))
 
