@@ -44,8 +44,9 @@ def pytest_addoption(parser):
 
 # One pytest session deploys each architecture once on its lab, so modules run grouped by what they
 # need: the lab tools and all_in_one, the spare-lab functional tests, then ONE full_ha deployment that
-# the issue-4 checks, the security posture, the rolling upgrade and (last, as they break things) the
-# fault scenarios share; mini_ha (its own target) redeploys and so comes after everything.
+# the HA checks, the security posture, the rolling upgrade and (last, as they break things) the fault
+# scenarios share; then the lab is redeployed as mini_ha for its lean checks (~12-15 min: up, converge
+# twice, one node killed under load), last.
 MODULE_ORDER = [
     "test_lab_tool",
     "test_all_in_one",
