@@ -1,6 +1,7 @@
 """Pure logic of the lab: names, addresses, rendered configuration, orchestration results.
 
-Nothing here touches the machine; `host.py` does the I/O and calls these functions.
+Nothing here touches the machine; the other modules (host, network, images, master, containers) do
+the I/O and call these functions.
 """
 
 from __future__ import annotations
