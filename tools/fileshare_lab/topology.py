@@ -56,11 +56,3 @@ def of_lab(lab: Lab | str) -> dict:
     configuration `up` wrote) once per process and deployment."""
     saved = Lab(lab if isinstance(lab, str) else lab.name).require_up()
     return _of_lab(saved["lab"], saved["architecture"], saved["net"])
-
-
-def first(topology: dict, role: str) -> str:
-    """The first node of ROLE (pillar order); a LabError when the site has none."""
-    names = topology["roles"].get(role) or []
-    if not names:
-        raise LabError(f"the site has no {role} node")
-    return names[0]
