@@ -240,7 +240,7 @@ def _ask(server, qname, rdtype, recursion=False):
     return dns.query.udp(query, server, timeout=5)
 
 
-def test_dns_refuses_recursion_and_serves_its_zone(site, nodes):
+def test_dns_refuses_recursion_and_serves_its_zone(site):
     for lb in role(site, "load"):
         assert _ask(lb.address, "debian.org", "A", recursion=True).rcode() == dns.rcode.REFUSED, lb
         answer = _ask(lb.address, FQDN, "A")
@@ -252,7 +252,7 @@ def _transfer(address, keyring=None):
     return dns.zone.from_xfr(dns.query.xfr(address, DOMAIN, timeout=5, **signed))
 
 
-def test_zone_transfer_needs_the_tsig_key(site, nodes, secrets):
+def test_zone_transfer_needs_the_tsig_key(site, secrets):
     keyring = dns.tsigkeyring.from_text({"fileshare": secrets["tsig_key"]})
     wrong = dns.tsigkeyring.from_text({"fileshare": "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="})
     for lb in role(site, "load"):
@@ -270,7 +270,7 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
     return sorted(key for key, value in secrets.items() if value in text)
 
 
-def test_no_secret_in_state_output_test_mode_included(site, nodes, secrets):
+def test_no_secret_in_state_output_test_mode_included(site, secrets):
     layers = {"load": "fileshare.load", "app": "fileshare.app", "intermediate": "fileshare.intermediate"}
     runs = [(role(site, r)[0].name, sls) for r, sls in layers.items()]
 
@@ -432,7 +432,7 @@ def test_tls_front_speaks_tls12_and_tls13_with_aead_ciphers(vip):
 # ---- Redis and MariaDB --------------------------------------------------------------------------------
 
 
-def test_redis_refuses_clients_without_the_password(site, nodes, secrets):
+def test_redis_refuses_clients_without_the_password(site, secrets):
     for node in role(site, "intermediate"):
         anonymous = node.run(f"redis-cli --no-auth-warning -h {node.address} ping").stdout
         assert "NOAUTH" in anonymous, (node.name, anonymous)
@@ -446,7 +446,7 @@ def test_redis_refuses_clients_without_the_password(site, nodes, secrets):
         assert right.strip() == "PONG", (node.name, right)
 
 
-def test_mariadb_has_no_anonymous_user_and_no_remote_root(site, nodes, secrets):
+def test_mariadb_has_no_anonymous_user_and_no_remote_root(site, secrets):
     db1 = role(site, "db")[0]
     users = db1.run('HOME=/root mariadb -N -B -e "SELECT user, host FROM mysql.user"', check=True).stdout
     rows = [tuple(line.split("\t")) for line in users.strip().splitlines()]
