@@ -8,7 +8,10 @@
     spare_lab           a second lab (own bridge, subnet, master) for tests that break nodes
 
 A Lab gives `lab.node(name)` -> Node with `.run(cmd)` (lxc-attach, non-interactive) and `.host` (a testinfra
-host on that node), `lab.salt(...)` / `lab.tool(...)`, and `lab.report(arch)` (build/lab/ARCH/report.json).
+host on that node), `lab.topology` (the site as fileshare_topology derives it from the lab's pillar),
+`lab.role(role)` (its nodes of that role, pillar order), `lab.salt(...)` / `lab.salt_json(...)` /
+`lab.call(node, fun, ...)` (the suite's modules through the lab's master), `lab.tool(...)`, and
+`lab.report(arch)` (build/lab/ARCH/report.json).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import testinfra.host
+from fileshare_lab import ask, containers, topology
 from fileshare_lab import host as labhost
 from testinfra.backend import base
 
@@ -40,8 +44,9 @@ def pytest_addoption(parser):
 
 # One pytest session deploys each architecture once on its lab, so modules run grouped by what they
 # need: the lab tools and all_in_one, the spare-lab functional tests, then ONE full_ha deployment that
-# the issue-4 checks, the security posture, the rolling upgrade and (last, as they break things) the
-# fault scenarios share; mini_ha (its own target) redeploys and so comes after everything.
+# the HA checks, the security posture, the rolling upgrade and (last, as they break things) the fault
+# scenarios share; then the lab is redeployed as mini_ha for its lean checks (~12-15 min: up, converge
+# twice, one node killed under load), last.
 MODULE_ORDER = [
     "test_lab_tool",
     "test_all_in_one",
@@ -103,7 +108,6 @@ class Node:
         self.address = entry["address"]
         self.container = entry["container"]
         self.veth = entry["veth"]
-        self.roles = entry.get("roles", [])
         self._host = None
 
     def __repr__(self):
@@ -113,7 +117,7 @@ class Node:
         """Run cmd in the node (a string goes through sh -c); returns CompletedProcess with text output."""
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         proc = subprocess.run(
-            labhost.attach_cmd(self.lab.handle, self.container, argv),
+            containers.attach_cmd(self.lab.handle, self.container, argv),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -198,8 +202,13 @@ class Lab:
         return self.nodes[name]
 
     @property
-    def service(self) -> dict:
-        return self.handle.require_up().get("service", {})
+    def topology(self) -> dict:
+        return topology.of_lab(self.name)
+
+    def role(self, role: str) -> list[Node]:
+        """The nodes of ROLE, in pillar order (the topology's)."""
+        nodes = self.nodes
+        return [nodes[name] for name in self.topology["roles"][role]]
 
     def salt(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -217,6 +226,13 @@ class Lab:
             return json.loads(proc.stdout or "{}")
         except (ValueError, subprocess.TimeoutExpired):
             return {}
+
+    def call(self, node: str, fun: str, *args: str, timeout: float = 120):
+        """FUN's return on NODE through the lab's master; the test fails when it does not answer."""
+        try:
+            return ask.call(self.handle, node, fun, *args, timeout=timeout)
+        except labhost.LabError as exc:
+            pytest.fail(str(exc))
 
     def answers_ping(self, node: str, timeout: int = 3) -> bool:
         # Cut the wait short: after -t, salt asks a silent minion for its jobs for gather_job_timeout more.

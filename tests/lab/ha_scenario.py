@@ -24,15 +24,10 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-from fileshare_lab import logic
+from fileshare_lab import ask, logic
 from test_all_in_one import PROPFIND_COLOUR, Response, set_colour_body  # same curl parsing, same bodies
 
-FQDN = "files.example.lab"
-DOMAIN = "example.lab"
 USER, PASSWORD = "alice", "lab-alice-pw"
-REDIS_PASSWORD = "lab-redis-pw-change-me"
-VOLUME = "fileshare"
-APP_PORT = 8080
 LOCKINFO = (
     '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     "<D:locktype><D:write/></D:locktype><D:owner>lab test</D:owner></D:lockinfo>"
@@ -40,7 +35,8 @@ LOCKINFO = (
 
 
 def curl(base: str, method: str, path: str, *args: str, auth: bool = True, data: str | None = None):
-    """curl on the host (a real client over the lab bridge); base is https://FQDN or http://addr:8080."""
+    """curl on the host (a real client over the lab bridge); base is https://FQDN or an app node's
+    http://address:port."""
     argv = ["curl", "-sS", "--max-time", "30", "-X", method, "-D", "-", "-o", "-", *args]
     if auth:
         argv += ["-u", f"{USER}:{PASSWORD}"]
@@ -72,18 +68,24 @@ def node_curl(
 class Ha:
     def __init__(self, lab, arch: str, ca_file: Path):
         self.lab, self.arch, self.ca_file = lab, arch, ca_file
-        self.vip = lab.service["vip"]
+        self.topology = lab.topology
+        self.vip = self.topology["vip"]["address"]
+        self.fqdn = self.topology["vip"]["fqdn"]
+        self.ports = self.topology["ports"]
 
     def role(self, role: str):
-        return [n for n in self.lab.nodes.values() if role in n.roles]
+        return self.lab.role(role)
+
+    def app_base(self, node) -> str:
+        return f"http://{node.address}:{self.ports['app']}"
 
     def vip_curl(self, method: str, path: str, *args: str, **kw) -> Response:
         return curl(
-            f"https://{FQDN}",
+            f"https://{self.fqdn}",
             method,
             path,
             "--resolve",
-            f"{FQDN}:443:{self.vip}",
+            f"{self.fqdn}:{self.ports['https']}:{self.vip}",
             "--cacert",
             str(self.ca_file),
             *args,
@@ -91,14 +93,14 @@ class Ha:
         )
 
     def app_curl(self, node, method: str, path: str, *args: str, **kw) -> Response:
-        """Straight to an app node's Apache (:8080), from inside the cluster: the firewall admits only
+        """Straight to an app node's app server, from inside the cluster: the firewall admits only
         peers there, and the load nodes are the app nodes' legitimate clients."""
-        return node_curl(self.role("load")[0], f"http://{node.address}:{APP_PORT}", method, path, *args, **kw)
+        return node_curl(self.role("load")[0], self.app_base(node), method, path, *args, **kw)
 
 
 @pytest.fixture(scope="module")
 def ca_file(ha_lab, tmp_path_factory) -> Path:
-    lb = [n for n in ha_lab.nodes.values() if "load" in n.roles][0]
+    lb = ha_lab.role("load")[0]
     pem = lb.run("cat /etc/fileshare/pki/lab-ca.crt", check=True).stdout
     assert "BEGIN CERTIFICATE" in pem
     path = tmp_path_factory.mktemp("ca") / "lab-ca.crt"
@@ -130,7 +132,7 @@ def test_webdav_round_trip_through_the_vip_with_curl(ha, name):
     assert ha.vip_curl("PUT", f"/{name}/a.txt", data="through the VIP\n").status == 201
     get = ha.vip_curl("GET", f"/{name}/a.txt")
     assert (get.status, get.body) == (200, "through the VIP\n")
-    move = ha.vip_curl("MOVE", f"/{name}/a.txt", "-H", f"Destination: https://{FQDN}/{name}/b.txt")
+    move = ha.vip_curl("MOVE", f"/{name}/a.txt", "-H", f"Destination: https://{ha.fqdn}/{name}/b.txt")
     assert move.status == 201, move
     assert ha.vip_curl("GET", f"/{name}/b.txt").body == "through the VIP\n"
     assert ha.vip_curl("DELETE", f"/{name}/").status == 204
@@ -159,10 +161,10 @@ def test_webdav_round_trip_through_the_vip_with_cadaver(ha, name):
         check=True,
     )
     work = f"/root/cadaver-{name}"
-    netrc = f"machine {FQDN}\\nlogin {USER}\\npassword {PASSWORD}\\n"
+    netrc = f"machine {ha.fqdn}\\nlogin {USER}\\npassword {PASSWORD}\\n"
     lb.run(
         f"mkdir -p {work} && printf '{netrc}' > {work}/.netrc && chmod 600 {work}/.netrc"
-        f" && echo 'cadaver was here' > {work}/up.txt && (cat /etc/hosts; echo '{ha.vip} {FQDN}')"
+        f" && echo 'cadaver was here' > {work}/up.txt && (cat /etc/hosts; echo '{ha.vip} {ha.fqdn}')"
         f" > {work}/hosts",
         check=True,
     )
@@ -185,7 +187,7 @@ def test_webdav_round_trip_through_the_vip_with_cadaver(ha, name):
     )
     proc = lb.run(
         f"cd {work} && unshare -m sh -c 'mount --bind {work}/hosts /etc/hosts && "
-        f"HOME={work} timeout 120 cadaver https://{FQDN}/' <<'EOF'\n{script}EOF"
+        f"HOME={work} timeout 120 cadaver https://{ha.fqdn}/' <<'EOF'\n{script}EOF"
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "failed" not in out.lower(), out
@@ -230,9 +232,7 @@ def test_two_app_nodes_never_both_grant_an_exclusive_lock_on_one_file(ha, name):
             "-u", f"{USER}:{PASSWORD}", "-X", "LOCK", "-H", "Timeout: Second-120",
             "-H", "Content-Type: application/xml", "--data-binary", LOCKINFO,
         ]  # fmt: skip
-        both = " & ".join(
-            shlex.join([*lock, f"http://{n.address}:{APP_PORT}{path}"]) for n in (first, second)
-        )
+        both = " & ".join(shlex.join([*lock, f"{ha.app_base(n)}{path}"]) for n in (first, second))
         out = client.run(f"{both} & wait", timeout=60).stdout.split("\n")
         answers = sorted(line.split(" ", 1)[0] for line in out if line.strip())
         assert answers == ["200", "423"], (attempt, out)
@@ -254,12 +254,12 @@ def test_a_rewrite_on_one_app_node_is_read_at_once_on_another(ha, name):
     script = f"""
         bad=0
         for i in $(seq 1000 {999 + rounds}); do
-          w={first.address}; r={second.address}
-          [ $i -lt {1000 + rounds // 2} ] || {{ w={second.address}; r={first.address}; }}
+          w={ha.app_base(first)}; r={ha.app_base(second)}
+          [ $i -lt {1000 + rounds // 2} ] || {{ w={ha.app_base(second)}; r={ha.app_base(first)}; }}
           body="rewrite-$i"
           code=$(printf %s "$body" | curl -sS --max-time 10 -o /dev/null -w '%{{http_code}}' \\
-                 -u {USER}:{PASSWORD} -T - http://$w:{APP_PORT}/{name}.txt)
-          got=$(curl -sS --max-time 10 -u {USER}:{PASSWORD} http://$r:{APP_PORT}/{name}.txt)
+                 -u {USER}:{PASSWORD} -T - $w/{name}.txt)
+          got=$(curl -sS --max-time 10 -u {USER}:{PASSWORD} $r/{name}.txt)
           case $code in 201|204) ;; *) echo "put $i answered $code"; bad=$((bad + 1)); continue;; esac
           [ "$got" = "$body" ] || {{ echo "round $i: wrote on $w, read on $r: '$got'"; bad=$((bad + 1)); }}
         done
@@ -309,42 +309,27 @@ def test_galera_is_quorate_with_every_member_synced(ha):
     assert sorted(verdicts) == sorted(db), verdicts
     for node, verdict in verdicts.items():
         assert verdict == {"quorate": True, "reasons": [], "size": len(db)}, (node, verdict)
-    for node in ha.role("db"):
-        query = "SHOW STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_status')"
-        words = node.run(f'HOME=/root mysql -N -e "{query}"', check=True).stdout.split()
-        state = dict(zip(words[::2], words[1::2], strict=True))
-        expected = {"wsrep_cluster_status": "Primary", "wsrep_local_state_comment": "Synced"}
-        assert state == expected, (node, state)
+    for node in db:
+        view = ha.lab.call(node, "galera.status")
+        state = (view["cluster_status"], view["local_state_comment"])
+        assert state == ("Primary", "Synced"), (node, view)
 
 
 def test_sentinels_agree_on_one_master_with_every_replica_connected(ha):
-    nodes = ha.role("intermediate")
-    masters = set()
-    for node in nodes:
-        out = node.run(
-            f"REDISCLI_AUTH={REDIS_PASSWORD} redis-cli -p 26379 sentinel get-master-addr-by-name fileshare"
-        ).stdout.split()
-        if not out or "NOAUTH" in " ".join(out):
-            out = node.run("redis-cli -p 26379 sentinel get-master-addr-by-name fileshare").stdout.split()
-        masters.add(tuple(out))
-    assert len(masters) == 1 and len(next(iter(masters))) == 2, masters
-    master_address = next(iter(masters))[0]
-    master = [n for n in nodes if n.address == master_address][0]
-    info = master.run(f"REDISCLI_AUTH={REDIS_PASSWORD} redis-cli -h {master.address} info replication").stdout
-    assert "role:master" in info and f"connected_slaves:{len(nodes) - 1}" in info, info
+    """fileshare_redis.quorum on each intermediate node: every Sentinel names one master, a master,
+    whose replicas are all the other intermediate nodes, online."""
+    args = ask.salt_kwargs(ask.sentinel_args(ha.topology))
+    verdicts = {n.name: ha.lab.call(n.name, "fileshare_redis.quorum", *args) for n in ha.role("intermediate")}
+    assert all(v["quorate"] and not v["reasons"] for v in verdicts.values()), verdicts
+    assert len({v["master"] for v in verdicts.values()}) == 1, verdicts
 
 
-def test_gluster_volume_has_every_brick_online(ha):
+def test_gluster_volume_has_every_brick_online_and_nothing_to_heal(ha):
     st = ha.role("storage")
-    status = st[0].run(f"gluster --mode=script volume status {VOLUME} detail", check=True).stdout
-    bricks = re.findall(r"^Brick\s*:\s*Brick (\S+)", status, re.M)
-    online = re.findall(r"^Online\s*:\s*(\S)", status, re.M)
-    assert sorted(bricks) == sorted(f"{n.address}:/srv/gluster/bricks/{VOLUME}" for n in st), status
-    assert online == ["Y"] * len(st), status
-    info = st[0].run(f"gluster --mode=script volume info {VOLUME}", check=True).stdout
-    assert "Status: Started" in info and f"= {len(st)}" in info, info
-    heal = st[0].run(f"gluster --mode=script volume heal {VOLUME} info", check=True).stdout
-    assert re.findall(r"Number of entries: (\d+)", heal) == ["0"] * len(st), heal
+    status = ask.heal_status(ha.lab.handle, ha.topology)
+    bricks = status["bricks"]
+    assert (len(bricks) if isinstance(bricks, list | dict) else bricks) == len(st), status
+    assert not status["down"] and status["pending"] == 0, status
 
 
 def _dns(server: str, qname: str, rdtype: str):
@@ -354,39 +339,31 @@ def _dns(server: str, qname: str, rdtype: str):
 
 def test_both_dns_servers_answer_alike_with_one_soa_serial(ha):
     lbs = ha.role("load")
+    domain = ha.topology["domain"]
     assert len(lbs) >= 2
-    names = [(FQDN, "A"), (DOMAIN, "SOA"), (DOMAIN, "NS")] + [(f"{n.name}.{DOMAIN}", "A") for n in lbs]
+    names = [(ha.fqdn, "A"), (domain, "SOA"), (domain, "NS")] + [(f"{n.name}.{domain}", "A") for n in lbs]
     answers = {lb.name: [_dns(lb.address, q, t) for q, t in names] for lb in lbs}
     first = answers[lbs[0].name]
     assert first[0] == [ha.vip], first
     for lb in lbs[1:]:
         assert answers[lb.name] == first, answers
-    serials = {lb.name: _dns(lb.address, DOMAIN, "SOA")[0].split()[2] for lb in lbs}
+    serials = {lb.name: _dns(lb.address, domain, "SOA")[0].split()[2] for lb in lbs}
     assert len(set(serials.values())) == 1, serials
 
 
 def test_haproxy_sees_every_backend_up(ha):
     """Every app and database server UP (database backups included: UP means ready to take over); in
-    the Redis front exactly one server, the current master, passes the role:master check."""
-    show_stat = (
-        "python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);s.connect('/run/haproxy/admin.sock');"
-        "s.sendall(b'show stat\\n');print(b''.join(iter(lambda:s.recv(65536),b'')).decode())\""
-    )
-    for lb in ha.role("load"):
-        out = lb.run(show_stat, check=True).stdout
-        rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
-        servers = {}
-        for row in rows:
-            if row[1] not in ("FRONTEND", "BACKEND"):
-                servers.setdefault(row[0], []).append((row[1], row[17]))
-        assert sorted(servers) == ["fs_app", "fs_db", "fs_redis"], (lb.name, out)
-        assert len(servers["fs_app"]) == len(ha.role("app")), servers
-        assert len(servers["fs_db"]) == len(ha.role("db")), servers
-        for backend in ("fs_app", "fs_db"):
-            down = [s for s in servers[backend] if not s[1].startswith("UP")]
-            assert down == [], (lb.name, backend, down)
-        up = [s for s in servers["fs_redis"] if s[1].startswith("UP")]
-        assert len(up) == 1 and len(servers["fs_redis"]) == len(ha.role("intermediate")), (lb.name, servers)
+    the Redis front exactly one server, the current master, passes the role:master check
+    (fileshare_haproxy.backend on every load node)."""
+    backends = ha.topology["names"]["backends"]
+    expected = {"app": len(ha.role("app")), "db": len(ha.role("db")), "redis": len(ha.role("intermediate"))}
+    loads = [n.name for n in ha.role("load")]
+    for backend, count in expected.items():
+        views = ha.lab.salt_json(",".join(loads), "-L", "fileshare_haproxy.backend", backends[backend])
+        assert sorted(views) == sorted(loads), views
+        for lb, view in views.items():
+            assert isinstance(view, dict), (lb, view)
+            assert ask.backend_verdict(view, count, masters=backend == "redis") == [], (lb, view)
 
 
 # ---- idempotence ----------------------------------------------------------------------------------

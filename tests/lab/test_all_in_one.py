@@ -138,16 +138,17 @@ def _listeners(node) -> set[tuple[str, int]]:
     return found
 
 
-def test_only_the_front_and_dns_listen_on_the_node_address(node):
+def test_only_the_front_and_dns_listen_on_the_node_address(all_in_one_lab, node):
     listeners = _listeners(node)
+    ports = all_in_one_lab.topology["ports"]
     expected = {
-        443: {node.address},  # nginx, TLS front
-        80: {node.address},  # nginx, redirect to https
-        53: {"127.0.0.1", node.address},  # named
-        8080: {"127.0.0.1"},  # Apache, behind the front
-        3306: {"127.0.0.1"},  # MariaDB
-        6379: {"127.0.0.1"},  # Redis
-        11211: {"127.0.0.1"},  # Memcached
+        ports["https"]: {node.address},  # nginx, TLS front
+        ports["http"]: {node.address},  # nginx, redirect to https
+        ports["dns"]: {"127.0.0.1", node.address},  # named
+        ports["app"]: {"127.0.0.1"},  # Apache, behind the front
+        ports["db"]: {"127.0.0.1"},  # MariaDB
+        ports["redis"]: {"127.0.0.1"},  # Redis
+        ports["memcached"]: {"127.0.0.1"},  # Memcached
     }
     for port, addresses in expected.items():
         bound = {a for a, p in listeners if p == port}
@@ -156,7 +157,7 @@ def test_only_the_front_and_dns_listen_on_the_node_address(node):
     assert {a for a, p in listeners if p == 953} <= {"127.0.0.1", "::1"}
     assert not [lp for lp in listeners if lp[1] == 9000]
     wildcard = {p for a, p in listeners if a in ("0.0.0.0", "*", "::")}
-    assert wildcard <= {22}, f"ports on every address: {wildcard}"
+    assert wildcard <= {ports["ssh"]}, f"ports on every address: {wildcard}"
 
 
 def test_php_fpm_has_the_extensions_owncloud_requires(node):
@@ -513,7 +514,9 @@ def test_second_orchestration_run_reports_zero_changes(all_in_one_lab):
     proc = subprocess.run(
         all_in_one_lab.handle.salt_cmd("salt-run")
         + ["state.orchestrate", "fileshare.all_in_one", "--out=json", "--log-level=quiet"],
-        capture_output=True, text=True, timeout=1800,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     out = json.loads(proc.stdout)
     assert logic.failures(out) == [] and logic.count_changes(out) == 0, proc.stdout[-3000:]

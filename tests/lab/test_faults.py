@@ -1,10 +1,10 @@
 """
 Faults on the deployed full_ha site, each under constant client load through the VIP (the bench's load
 generator from the host), each healed (restart, reattach, galera_recover if needed) before the next:
-the same scenarios as `make bench-faults` (tools/fileshare_bench/faults.py), here with their promises
+the same scenarios as `make bench-faults` (tools/fileshare_bench/faults/), here with their promises
 asserted. Runs last on the shared full_ha lab; the database outage runs last of all.
 
-Every scenario must pass its own checks (faults.py: `sc.check(...)`, e.g. "no Primary component
+Every scenario must pass its own checks (faults/scenarios.py: `sc.check(...)`, e.g. "no Primary component
 anywhere", "the storage node's brick healed") and heal the cluster; the table below adds each
 scenario's measured promise: a bound on a number the scenario reports.
 """

@@ -62,12 +62,13 @@ def count(lab, node):
 
 
 def health(lab, node):
-    """The node's port-9200 answer (code, body), asked from inside the node (works while partitioned)."""
-    address = lab.node(node).address
+    """The node's health responder's answer (code, body), asked from inside the node (works while
+    partitioned)."""
+    address, port = lab.node(node).address, lab.topology["ports"]["galera_health"]
     script = (
         "import urllib.request, urllib.error\n"
         "try:\n"
-        f"    r = urllib.request.urlopen('http://{address}:9200/', timeout=5)\n"
+        f"    r = urllib.request.urlopen('http://{address}:{port}/', timeout=5)\n"
         "    print(r.status, r.read().decode())\n"
         "except urllib.error.HTTPError as e:\n"
         "    print(e.code, e.read().decode())\n"
@@ -80,7 +81,8 @@ def health(lab, node):
 def host_health(lab, node):
     """The same answer as HAProxy would get it over the network."""
     try:
-        with urllib.request.urlopen(f"http://{lab.node(node).address}:9200/", timeout=5) as resp:
+        url = f"http://{lab.node(node).address}:{lab.topology['ports']['galera_health']}/"
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
@@ -103,8 +105,11 @@ def test_states_bootstrap_one_node_and_join_the_others(galera):
     assert all(r["result"] is True for r in states(galera, NODES, "galera.synced", "timeout=30").values())
     assert call(galera, "node1", "galera.quorum", "peers=True") == {"quorate": True, "reasons": [], "size": 3}
     assert state(galera, "node1", "galera.bootstrapped", "node=node1")["changes"] == {}
-    sql(galera, "node1", "CREATE DATABASE t; CREATE TABLE t.rows (id INT AUTO_INCREMENT PRIMARY KEY, "
-                         "phase VARCHAR(16))")
+    sql(
+        galera,
+        "node1",
+        "CREATE DATABASE t; CREATE TABLE t.rows (id INT AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(16))",
+    )
     assert insert(galera, "node2", "first") and count(galera, "node3") == 1
 
 
@@ -124,8 +129,9 @@ def test_a_killed_node_makes_the_cluster_short_and_no_other_node_safe_to_stop(ga
     assert verdict["reasons"] == ["node3: MariaDB does not answer", "cluster size 2, expected 3 members"]
     status = call(galera, "node2", "galera.safe_to_take_down")
     assert not status["safe"]
-    assert ("without node2 the cluster keeps 1 of 2 members, not a majority: it would lose its Primary "
-            "component") in status["reasons"]
+    assert (
+        "without node2 the cluster keeps 1 of 2 members, not a majority: it would lose its Primary component"
+    ) in status["reasons"]
     ret = state(galera, "node1", "galera.quorate")
     assert ret["result"] is False and "cluster size 2, expected 3 members" in ret["comment"]
     assert insert(galera, "node1", "two-left")  # the two survivors keep a Primary component
@@ -140,8 +146,9 @@ def test_a_killed_node_makes_the_cluster_short_and_no_other_node_safe_to_stop(ga
 
 def test_a_partitioned_node_goes_non_primary_refuses_writes_and_heals(galera, wait_until):
     galera.tool("partition", "node2")
-    assert wait_until(lambda: health(galera, "node2")[1]["view"].get("cluster_status") == "non-Primary",
-                      timeout=30)
+    assert wait_until(
+        lambda: health(galera, "node2")[1]["view"].get("cluster_status") == "non-Primary", timeout=30
+    )
     code, body = health(galera, "node2")
     assert code == 503 and body["reason"].startswith("not in the Primary component")
     refused = sql(galera, "node2", "INSERT INTO t.rows (phase) VALUES ('isolated')")
@@ -152,8 +159,9 @@ def test_a_partitioned_node_goes_non_primary_refuses_writes_and_heals(galera, wa
     assert insert(galera, "node3", "majority")  # the majority side stays Primary
 
     galera.tool("heal", "node2")
-    assert wait_until(lambda: (call(galera, "node1", "galera.quorum", "peers=True") or {}).get("quorate"),
-                      timeout=90)
+    assert wait_until(
+        lambda: (call(galera, "node1", "galera.quorum", "peers=True") or {}).get("quorate"), timeout=90
+    )
     assert count(galera, "node2") == galera.rows
     assert host_health(galera, "node2")[0] == 200
 
@@ -179,8 +187,9 @@ def test_a_full_outage_is_recovered_from_the_most_advanced_node_with_no_row_lost
     assert seqnos["node1"] > seqnos["node2"] > seqnos["node3"], seqnos
     assert choice["positions"]["node3"]["source"] == "mysqld --wsrep-recover"
 
-    steps = json.loads(galera.tool("salt-run", "galera.recover", ",".join(NODES), "--out=json",
-                                   timeout=900).stdout)
+    steps = json.loads(
+        galera.tool("salt-run", "galera.recover", ",".join(NODES), "--out=json", timeout=900).stdout
+    )
     assert {"bootstrapped": "node1", "seqno": seqnos["node1"]} in steps
     assert steps[-1] == {"joined": "node3", "size": 3}
     for node in NODES:

@@ -9,6 +9,7 @@ the same SLS brings it back as a member and a replica of the current master, nev
 import json
 
 import pytest
+from fileshare_lab import ask
 
 pytestmark = pytest.mark.lab
 
@@ -31,16 +32,20 @@ def changes(out):
 
 
 def mysql(node, query):
-    proc = node.run(f"mariadb --defaults-file=/root/.my.cnf -N -B -e \"{query}\"", check=True)
+    proc = node.run(f'mariadb --defaults-file=/root/.my.cnf -N -B -e "{query}"', check=True)
     return dict(line.split("\t", 1) for line in proc.stdout.splitlines() if "\t" in line)
 
 
 def sentinel_masters(lab):
+    """{node: the master's address its Sentinel reports, None if it does not answer}
+    (fileshare_redis.sentinel_answers, asked on each node for its own Sentinel)."""
     answers = {}
     for name in NODES:
-        node = lab.node(name)
-        out = node.run("redis-cli -p 26379 sentinel get-master-addr-by-name fileshare").stdout.split()
-        answers[name] = out[0] if out else None
+        address = lab.node(name).address
+        args = ask.salt_kwargs({**ask.sentinel_args(lab.topology), "addresses": [address]})
+        got = lab.salt_json(name, "fileshare_redis.sentinel_answers", *args)
+        master = (got.get(name) or {}).get(address) if isinstance(got.get(name), dict) else None
+        answers[name] = master.rpartition(":")[0] if master else None
     return answers
 
 
@@ -73,9 +78,12 @@ def test_galera_three_members_primary_synced_and_bootstrapped_once(ha):
         status = mysql(ha.node(name), "SHOW STATUS LIKE 'wsrep_%'")
         assert status["wsrep_cluster_size"] == "3" and status["wsrep_cluster_status"] == "Primary"
         assert status["wsrep_local_state_comment"] == "Synced"
-        settings = mysql(ha.node(name), "SHOW VARIABLES WHERE Variable_name IN "
-                                        "('binlog_format','innodb_autoinc_lock_mode','wsrep_sst_method',"
-                                        "'character_set_server','tx_isolation','transaction_isolation')")
+        settings = mysql(
+            ha.node(name),
+            "SHOW VARIABLES WHERE Variable_name IN "
+            "('binlog_format','innodb_autoinc_lock_mode','wsrep_sst_method',"
+            "'character_set_server','tx_isolation','transaction_isolation')",
+        )
         assert settings["binlog_format"] == "ROW" and settings["innodb_autoinc_lock_mode"] == "2"
         assert settings["wsrep_sst_method"] == "rsync" and settings["character_set_server"] == "utf8mb4"
         assert settings.get("transaction_isolation", settings.get("tx_isolation")) == "READ-COMMITTED"
@@ -84,7 +92,8 @@ def test_galera_three_members_primary_synced_and_bootstrapped_once(ha):
 def test_health_responders_answer_200_on_every_member(ha):
     node1 = ha.node("node1")
     for name in NODES:
-        code = node1.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{ha.node(name).address}:9200/").stdout
+        url = f"http://{ha.node(name).address}:{ha.topology['ports']['galera_health']}/"
+        code = node1.run(f"curl -s -o /dev/null -w '%{{http_code}}' {url}").stdout
         assert code == "200", f"{name}: {code}"
 
 
@@ -94,8 +103,19 @@ def test_product_user_reaches_the_database_from_another_node(ha):
     secret = json.loads(got.stdout)
     password = secret["node2"]
     proc = ha.node("node2").run(
-        ["mariadb", "-h", ha.node("node1").address, "-u", "fileshare", f"-p{password}", "fileshare", "-N",
-         "-e", "SELECT 1"])
+        [
+            "mariadb",
+            "-h",
+            ha.node("node1").address,
+            "-u",
+            "fileshare",
+            f"-p{password}",
+            "fileshare",
+            "-N",
+            "-e",
+            "SELECT 1",
+        ]
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "1", proc.stderr
 
 
@@ -124,8 +144,11 @@ def test_after_a_failover_intermediate_reruns_change_nothing(ha, wait_until):
 
 
 def test_rebuilt_first_db_node_joins_instead_of_bootstrapping(ha):
-    ha.node("node1").run("systemctl stop mariadb redis-server redis-sentinel; rm -rf /var/lib/mysql/* "
-                         "/etc/redis/redis.conf /etc/redis/sentinel.conf", check=True)
+    ha.node("node1").run(
+        "systemctl stop mariadb redis-server redis-sentinel; rm -rf /var/lib/mysql/* "
+        "/etc/redis/redis.conf /etc/redis/sentinel.conf",
+        check=True,
+    )
     master = set(sentinel_masters(ha).values()) - {None}
     out = apply(ha, "node1", "fileshare.db.galera.bootstrap")["node1"]
     state = next(r for r in out.values() if r["__id__"].startswith("The Galera cluster runs"))
@@ -133,5 +156,5 @@ def test_rebuilt_first_db_node_joins_instead_of_bootstrapping(ha):
     apply(ha, "*", "fileshare.db.quorate")
     apply(ha, "node1", "fileshare.intermediate")
     conf = ha.node("node1").run("cat /etc/redis/redis.conf", check=True).stdout
-    assert f"replicaof {master.pop()} 6379" in conf
+    assert f"replicaof {master.pop()} {ha.topology['ports']['redis']}" in conf
     apply(ha, "*", "fileshare.intermediate.quorate")

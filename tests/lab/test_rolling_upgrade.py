@@ -25,7 +25,6 @@ RATE = 15.0
 # by over a second. With PROPFINDs of 2-5 s (before the one-stat folder listing) 12 workers sent ~10 of
 # 15 req/s and 32 overloaded the app nodes; since, 12 send ~98 % (2,452 in 167 s, clean-clone make test).
 WORKERS = 12
-VIP_HOLDER = "lb1"  # the first load node: highest keepalived priority, upgraded last
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,8 +34,10 @@ def ha(full_ha_lab):
     assert not problems, f"the cluster is not healthy before the rolling upgrade tests: {problems}"
     yield full_ha_lab
     # The next module starts from a healthy cluster: every server back in service, quorum, Sentinels.
-    for app in ("app1", "app2"):
-        full_ha_lab.salt("-L", "lb1,lb2", "fileshare_haproxy.set_state", "fs_app", app, "ready")
+    site = full_ha_lab.topology
+    loads, backend = ",".join(site["roles"]["load"]), site["names"]["backends"]["app"]
+    for app in site["roles"]["app"]:
+        full_ha_lab.salt("-L", loads, "fileshare_haproxy.set_state", backend, app, "ready")
     problems = rolling.wait_healthy(full_ha_lab.name, 300)
     assert not problems, f"the cluster is not healthy after the rolling upgrade tests: {problems}"
 
@@ -53,20 +54,24 @@ def recorded_releases(lab):
 
 def test_preflight_refuses_a_drained_app_node_before_changing_anything(ha, releases):
     _, new = releases
+    site = ha.topology
+    lb1, lb2 = site["roles"]["load"][:2]
+    app1, app2 = site["roles"]["app"][:2]
+    backend = site["names"]["backends"]["app"]
     before = recorded_releases(ha)
-    out = ha.salt_json("lb1", "fileshare_haproxy.set_state", "fs_app", "app2", "drain")
-    assert out.get("lb1", {}).get("admin") == "drain", out
+    out = ha.salt_json(lb1, "fileshare_haproxy.set_state", backend, app2, "drain")
+    assert out.get(lb1, {}).get("admin") == "drain", out
     try:
         seconds, ok, failures = rolling.rolling_upgrade(ha.name, dict(new, name="refused"))
         assert not ok, "the rolling upgrade ran on a cluster with an app node drained"
         titles = [title for title, _ in failures]
-        assert titles == ["pre-flight: app node app2 serves on every load node"], failures
-        assert "fs_app/app2 does not serve: admin drain" in failures[0][1], failures
+        assert titles == [f"pre-flight: app node {app2} serves on every load node"], failures
+        assert f"{backend}/{app2} does not serve: admin drain" in failures[0][1], failures
         assert recorded_releases(ha) == before, "the refused upgrade changed a node"
-        state = ha.salt_json("lb2", "fileshare_haproxy.server", "fs_app", "app1")
-        assert state.get("lb2", {}).get("admin") == "ready", "the refused upgrade drained app1"
+        state = ha.salt_json(lb2, "fileshare_haproxy.server", backend, app1)
+        assert state.get(lb2, {}).get("admin") == "ready", "the refused upgrade drained app1"
     finally:
-        ha.salt("-L", "lb1,lb2", "fileshare_haproxy.set_state", "fs_app", "app2", "ready")
+        ha.salt("-L", f"{lb1},{lb2}", "fileshare_haproxy.set_state", backend, app2, "ready")
 
 
 def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_everywhere(ha, releases):
@@ -89,9 +94,11 @@ def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_eve
     record.write_text(json.dumps(lg.run.to_dict()) + "\n")
     assert ok, f"fileshare.rolling_upgrade failed after {seconds:.0f} s: {failures}"
     steps = [(round(t, 1), label) for t, label in lg.run.marks]
-    # The VIP holder's step moves the VIP to the BACKUP and, after the upgrade, back.
-    assert f"fileshare.release @{VIP_HOLDER}" in [label for _, label in steps], (
-        f"no step upgraded {VIP_HOLDER}: {steps}"
+    # The VIP holder (the first load node: highest keepalived priority, upgraded last) has its step,
+    # which moves the VIP to the BACKUP and, after the upgrade, back.
+    vip_holder = ha.topology["roles"]["load"][0]
+    assert f"fileshare.release @{vip_holder}" in [label for _, label in steps], (
+        f"no step upgraded {vip_holder}: {steps}"
     )
     # Zero, the VIP holder's step included: the sessions in flight at each move of the VIP finish on the
     # node that opened them (load/vip_handoff.sls; before it, 0-2 requests were cut per move).

@@ -51,13 +51,18 @@ def nodes(site):
     return site.nodes
 
 
-def role(nodes, name):
-    return [n for n in nodes.values() if name in n.roles]
+def role(site, name):
+    return site.role(name)
+
+
+@pytest.fixture(scope="module")
+def ports(site):
+    return site.topology["ports"]
 
 
 @pytest.fixture(scope="module")
 def vip(site):
-    return site.service["vip"]
+    return site.topology["vip"]["address"]
 
 
 @pytest.fixture(scope="module")
@@ -111,55 +116,58 @@ def parse_probes(text: str) -> dict[str, int]:
     return found
 
 
-def private_endpoints(nodes, vip):
+def private_endpoints(site):
     """(what, address, port, a peer node that must reach it)."""
-    db1 = role(nodes, "db")[0]
-    im1 = role(nodes, "intermediate")[0]
-    st1 = role(nodes, "storage")[0]
-    app1 = role(nodes, "app")[0]
-    lb1 = role(nodes, "load")[0]
+    ports, vip = site.topology["ports"], site.topology["vip"]["address"]
+    db1, db2 = role(site, "db")[:2]
+    im1, im2 = role(site, "intermediate")[:2]
+    st1 = role(site, "storage")[0]
+    app1 = role(site, "app")[0]
+    lb1 = role(site, "load")[0]
     return [
-        ("MariaDB", db1.address, 3306, lb1),
-        ("Galera replication", db1.address, 4567, role(nodes, "db")[1]),
-        ("Galera IST", db1.address, 4568, role(nodes, "db")[1]),
-        ("Galera SST", db1.address, 4444, role(nodes, "db")[1]),
-        ("Galera health responder", db1.address, 9200, lb1),
-        ("Galera health responder for a database peer", db1.address, 9200, role(nodes, "db")[1]),
-        ("Redis", im1.address, 6379, app1),
-        ("Sentinel", im1.address, 26379, role(nodes, "intermediate")[1]),
-        ("Memcached", im1.address, 11211, app1),
-        ("glusterd", st1.address, 24007, app1),
-        ("app server", app1.address, 8080, lb1),
-        ("database front on the VIP", vip, 3307, app1),
-        ("Redis front on the VIP", vip, 6380, app1),
+        ("MariaDB", db1.address, ports["db"], lb1),
+        ("Galera replication", db1.address, ports["galera_replication"], db2),
+        ("Galera IST", db1.address, ports["galera_ist"], db2),
+        ("Galera SST", db1.address, ports["galera_sst"], db2),
+        ("Galera health responder", db1.address, ports["galera_health"], lb1),
+        ("Galera health responder for a database peer", db1.address, ports["galera_health"], db2),
+        ("Redis", im1.address, ports["redis"], app1),
+        ("Sentinel", im1.address, ports["sentinel"], im2),
+        ("Memcached", im1.address, ports["memcached"], app1),
+        ("glusterd", st1.address, ports["glusterd"], app1),
+        ("app server", app1.address, ports["app"], lb1),
+        ("database front on the VIP", vip, ports["db_front"], app1),
+        ("Redis front on the VIP", vip, ports["redis_front"], app1),
     ]
 
 
 # ---- firewall: the outsider is refused, the peers are served ------------------------------------------
 
 
-def test_outsider_reaches_the_public_front_only(site, nodes, vip, outsider):
-    endpoints = private_endpoints(nodes, vip)
-    lb1 = role(nodes, "load")[0]
-    st1 = role(nodes, "storage")[0]
+def test_outsider_reaches_the_public_front_only(site, ports, vip, outsider):
+    endpoints = private_endpoints(site)
+    lb1 = role(site, "load")[0]
+    st1 = role(site, "storage")[0]
     # The brick port of the volume on st1 (Gluster picks it from 49152 up).
-    status = st1.run("gluster --mode=script volume status fileshare --xml", check=True).stdout
+    volume = site.topology["names"]["volume"]
+    status = st1.run(f"gluster --mode=script volume status {volume} --xml", check=True).stdout
     brick_ports = re.findall(r"<port>(\d+)</port>", status)
     assert brick_ports and brick_ports[0] != "N/A", status
     extra = [
         ("Gluster brick", st1.address, int(brick_ports[0]), None),
-        ("HAProxy stats on the load node", lb1.address, 8404, None),
-        ("HAProxy stats on the VIP", vip, 8404, None),
-        ("ssh on a load node", lb1.address, 22, None),
+        ("HAProxy stats on the load node", lb1.address, ports["haproxy_stats"], None),
+        ("HAProxy stats on the VIP", vip, ports["haproxy_stats"], None),
+        ("ssh on a load node", lb1.address, ports["ssh"], None),
     ]
-    targets = [(a, p) for _, a, p, _ in endpoints + extra] + [(vip, 443), (vip, 80)]
-    counter_before = drop_counter(role(nodes, "db")[0])
+    https, http = ports["https"], ports["http"]
+    targets = [(a, p) for _, a, p, _ in endpoints + extra] + [(vip, https), (vip, http)]
+    counter_before = drop_counter(role(site, "db")[0])
     got = parse_probes(outsider_run(site, probe_script(targets)).stdout)
-    assert got.get(f"{vip}:443") == 0, f"the outsider cannot even reach the public front: {got}"
-    assert got.get(f"{vip}:80") == 0, got
+    assert got.get(f"{vip}:{https}") == 0, f"the outsider cannot even reach the public front: {got}"
+    assert got.get(f"{vip}:{http}") == 0, got
     reachable = {what: f"{a}:{p}" for what, a, p, _ in endpoints + extra if got.get(f"{a}:{p}") != 124}
     assert reachable == {}, f"reachable (or refused, not dropped) from the outsider: {reachable} ({got})"
-    assert drop_counter(role(nodes, "db")[0]) > counter_before, "db1's drop rule counted nothing"
+    assert drop_counter(role(site, "db")[0]) > counter_before, "db1's drop rule counted nothing"
 
 
 def drop_counter(node) -> int:
@@ -169,9 +177,9 @@ def drop_counter(node) -> int:
     return int(m.group(1))
 
 
-def test_peers_reach_what_the_outsider_cannot(site, nodes, vip):
+def test_peers_reach_what_the_outsider_cannot(site, nodes, ports):
     by_peer: dict[str, list[tuple[str, int]]] = {}
-    for _, address, port, peer in private_endpoints(nodes, vip):
+    for _, address, port, peer in private_endpoints(site):
         by_peer.setdefault(peer.name, []).append((address, port))
 
     def check(item):
@@ -184,20 +192,20 @@ def test_peers_reach_what_the_outsider_cannot(site, nodes, vip):
     # transfers) is what the firewall lets through; 124 (no answer) would be a drop.
     dropped = {
         f"{what} from {peer.name}": results[peer.name].get(f"{a}:{p}")
-        for what, a, p, peer in private_endpoints(nodes, vip)
+        for what, a, p, peer in private_endpoints(site)
         if results[peer.name].get(f"{a}:{p}") not in (0, 1)
     }
     assert dropped == {}, dropped
     # Everything but the transfer-only ports must be listening and answering.
     not_open = {
         f"{what} from {peer.name}": results[peer.name].get(f"{a}:{p}")
-        for what, a, p, peer in private_endpoints(nodes, vip)
-        if p not in (4444, 4568) and results[peer.name].get(f"{a}:{p}") != 0
+        for what, a, p, peer in private_endpoints(site)
+        if p not in (ports["galera_sst"], ports["galera_ist"]) and results[peer.name].get(f"{a}:{p}") != 0
     }
     assert not_open == {}, not_open
 
 
-def test_every_node_drops_by_default_and_admits_no_unlisted_source(nodes):
+def test_every_node_drops_by_default_and_admits_no_unlisted_source(site, nodes, ports, vip):
     def ruleset(node):
         return node.name, node.run("nft list table inet fileshare").stdout
 
@@ -208,18 +216,18 @@ def test_every_node_drops_by_default_and_admits_no_unlisted_source(nodes):
         assert "policy drop;" in text, (name, text)
         for line in text.splitlines():
             line = line.strip()
-            # Only the public front (80/443 on load nodes) and the ICMP/loopback basics admit anyone.
+            # Only the public front (HTTP/HTTPS on load nodes) and the ICMP/loopback basics admit anyone.
             if line.endswith("accept") and "saddr" not in line:
                 assert re.match(
                     r"(ct state established,related|iif \"lo\"|ip protocol icmp|meta l4proto ipv6-icmp"
-                    r"|tcp dport \{ 80, 443 \})",
+                    rf"|tcp dport \{{ {ports['http']}, {ports['https']} \}})",
                     line,
                 ), (name, line)
-                if "443" in line:
-                    assert "load" in nodes[name].roles, (name, line)
+                if str(ports["https"]) in line:
+                    assert name in site.topology["roles"]["load"], (name, line)
         sources = set(re.findall(r"(\d+\.\d+\.\d+\.\d+)(?!/)", text))
         net = next(iter(addresses)).rsplit(".", 1)[0]
-        assert sources <= addresses | {f"{net}.0", f"{net}.1", f"{net}.100"}, (name, sources - addresses)
+        assert sources <= addresses | {f"{net}.0", f"{net}.1", vip}, (name, sources - addresses)
 
 
 # ---- bind9 --------------------------------------------------------------------------------------------
@@ -232,8 +240,8 @@ def _ask(server, qname, rdtype, recursion=False):
     return dns.query.udp(query, server, timeout=5)
 
 
-def test_dns_refuses_recursion_and_serves_its_zone(nodes):
-    for lb in role(nodes, "load"):
+def test_dns_refuses_recursion_and_serves_its_zone(site):
+    for lb in role(site, "load"):
         assert _ask(lb.address, "debian.org", "A", recursion=True).rcode() == dns.rcode.REFUSED, lb
         answer = _ask(lb.address, FQDN, "A")
         assert answer.rcode() == dns.rcode.NOERROR and answer.answer, lb
@@ -244,10 +252,10 @@ def _transfer(address, keyring=None):
     return dns.zone.from_xfr(dns.query.xfr(address, DOMAIN, timeout=5, **signed))
 
 
-def test_zone_transfer_needs_the_tsig_key(nodes, secrets):
+def test_zone_transfer_needs_the_tsig_key(site, secrets):
     keyring = dns.tsigkeyring.from_text({"fileshare": secrets["tsig_key"]})
     wrong = dns.tsigkeyring.from_text({"fileshare": "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="})
-    for lb in role(nodes, "load"):
+    for lb in role(site, "load"):
         with pytest.raises(dns.exception.DNSException):
             _transfer(lb.address)
         with pytest.raises(dns.exception.DNSException):
@@ -262,9 +270,9 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
     return sorted(key for key, value in secrets.items() if value in text)
 
 
-def test_no_secret_in_state_output_test_mode_included(site, nodes, secrets):
+def test_no_secret_in_state_output_test_mode_included(site, secrets):
     layers = {"load": "fileshare.load", "app": "fileshare.app", "intermediate": "fileshare.intermediate"}
-    runs = [(role(nodes, r)[0].name, sls) for r, sls in layers.items()]
+    runs = [(role(site, r)[0].name, sls) for r, sls in layers.items()]
 
     def apply(item):
         name, sls = item
@@ -329,9 +337,9 @@ SECRET_FILES = {
 }
 
 
-def test_secret_bearing_files_are_private_to_their_service(nodes, secrets):
+def test_secret_bearing_files_are_private_to_their_service(site, nodes, secrets):
     for role_name, files in SECRET_FILES.items():
-        for node in role(nodes, role_name):
+        for node in role(site, role_name):
             for path, owners in files.items():
                 text = node.run(f"cat {path}").stdout
                 assert _leaks(text, secrets), f"{node.name}:{path} holds no secret (wrong path?)"
@@ -424,8 +432,8 @@ def test_tls_front_speaks_tls12_and_tls13_with_aead_ciphers(vip):
 # ---- Redis and MariaDB --------------------------------------------------------------------------------
 
 
-def test_redis_refuses_clients_without_the_password(nodes, secrets):
-    for node in role(nodes, "intermediate"):
+def test_redis_refuses_clients_without_the_password(site, secrets):
+    for node in role(site, "intermediate"):
         anonymous = node.run(f"redis-cli --no-auth-warning -h {node.address} ping").stdout
         assert "NOAUTH" in anonymous, (node.name, anonymous)
         wrong = node.run(
@@ -438,15 +446,15 @@ def test_redis_refuses_clients_without_the_password(nodes, secrets):
         assert right.strip() == "PONG", (node.name, right)
 
 
-def test_mariadb_has_no_anonymous_user_and_no_remote_root(nodes, secrets):
-    db1 = role(nodes, "db")[0]
+def test_mariadb_has_no_anonymous_user_and_no_remote_root(site, secrets):
+    db1 = role(site, "db")[0]
     users = db1.run('HOME=/root mariadb -N -B -e "SELECT user, host FROM mysql.user"', check=True).stdout
     rows = [tuple(line.split("\t")) for line in users.strip().splitlines()]
     assert rows, users
     assert [r for r in rows if r[0] == ""] == [], rows
     assert [r for r in rows if r[0] == "root" and r[1] not in ("localhost", "127.0.0.1", "::1")] == [], rows
     # And over the network: root from another db node's address is refused even with the right password.
-    db2 = role(nodes, "db")[1]
+    db2 = role(site, "db")[1]
     remote = db2.run(
         f"MYSQL_PWD={shlex.quote(secrets['db_root_password'])} "
         f"mariadb -h {db1.address} -u root -N -e 'SELECT 1'"

@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from fileshare_lab import logic
+from fileshare_lab import logic, topology
 from fileshare_lab.logic import LabError
 
 
@@ -99,8 +99,12 @@ def _pillar(*nodes):
     }
 
 
+def _topology(*nodes):
+    return topology.derive(_pillar(*nodes))
+
+
 def test_nodes_come_from_the_pillar_in_order():
-    nodes = logic.nodes_from_pillar(_pillar(("node1", "10.77.0.21"), ("node2", "10.77.0.22")), "10.77.0")
+    nodes = logic.nodes_from_topology(_topology(("node1", "10.77.0.21"), ("node2", "10.77.0.22")), "10.77.0")
     assert [n["name"] for n in nodes] == ["node1", "node2"]
     assert nodes[0]["address"] == "10.77.0.21" and nodes[0]["roles"] == ["app"]
 
@@ -118,17 +122,17 @@ def test_nodes_come_from_the_pillar_in_order():
 )
 def test_unusable_pillar_nodes_are_refused(nodes, reason):
     with pytest.raises(LabError, match=reason):
-        logic.nodes_from_pillar(_pillar(*nodes), "10.77.0")
+        logic.nodes_from_topology(_topology(*nodes), "10.77.0")
 
 
 @pytest.mark.parametrize("pillar", [{}, {"fileshare": {}}, {"fileshare": {"nodes": []}}, "oops"])
 def test_a_pillar_without_nodes_is_refused(pillar):
     with pytest.raises(LabError, match="nodes"):
-        logic.nodes_from_pillar(pillar, "10.77.0")
+        logic.nodes_from_topology(topology.derive(pillar), "10.77.0")
 
 
 def test_service_info_names_the_vip_and_fqdn():
-    info = logic.service_info(_pillar(("aio1", "10.77.0.11")))
+    info = logic.service_info(_topology(("aio1", "10.77.0.11")), "webdav")
     assert info == {"vip": "10.77.0.100", "fqdn": "files.example.lab", "product": "webdav"}
 
 
@@ -263,8 +267,8 @@ def test_wheels_cover_the_wsgidav_engine_venv():
 
 
 def test_the_repo_defaults_yield_the_wheels_the_formulas_pip_install():
-    from fileshare_lab import host
+    from fileshare_lab import images
 
-    reqs = host.wheel_requirements()
+    reqs = images.wheel_requirements()
     assert "salt==3008.4" in reqs and len(reqs) == len(set(reqs))
     assert "WsgiDAV==4.4.0" in reqs

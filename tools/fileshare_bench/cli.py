@@ -3,7 +3,7 @@ fileshare-bench: load through a site's VIP, recorded, for benchmarks.
 
   fileshare-bench load --lab NAME [--seconds 60] [--rate 30] [--workers 6] [--out FILE]
   fileshare-bench rolling ...   (tools/fileshare_bench/rolling.py)
-  fileshare-bench faults ...    (tools/fileshare_bench/faults.py)
+  fileshare-bench faults ...    (tools/fileshare_bench/faults/)
 
 Arguments are checked before anything is sent or changed: a bad one gives one message naming it, exit 2.
 """
@@ -104,12 +104,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    from fileshare_lab.host import closed_pipe
+
     try:
+        args = parser().parse_args(argv)
         return args.run(args)
     except BenchError as exc:
         print(f"fileshare-bench: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return closed_pipe()
 
 
 if __name__ == "__main__":

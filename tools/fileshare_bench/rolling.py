@@ -39,26 +39,23 @@ OLD_NAME, NEW_NAME = "2026.1", "2026.2"
 
 
 def _lab(name):
+    """The lab and the topology of the site it runs."""
     from fileshare_lab import host as labhost
+    from fileshare_lab import topology
 
     try:
         lab = labhost.Lab(name)
-        saved = lab.require_up()
+        lab.require_up()
+        return lab, topology.of_lab(lab)
     except labhost.LabError as exc:
         raise BenchError(str(exc)) from exc
-    return lab, saved
-
-
-def _nodes(saved, role):
-    return [n["name"] for n in saved["nodes"] if role in n.get("roles", [])]
 
 
 def node_run(lab, node, cmd, timeout=120):
     """(exit code, output) of sh -c CMD inside NODE (lxc-attach: no network path from the host)."""
-    from fileshare_lab import host as labhost
-    from fileshare_lab import logic
+    from fileshare_lab import containers, logic
 
-    argv = labhost.attach_cmd(lab, logic.container_name(lab.name, node), ["/bin/sh", "-c", cmd])
+    argv = containers.attach_cmd(lab, logic.container_name(lab.name, node), ["/bin/sh", "-c", cmd])
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -89,11 +86,11 @@ def versions(madison):
 
 def lab_releases(lab_name):
     """(old, new): fileshare:release values with the lab cache's older and newer package versions."""
-    lab, saved = _lab(lab_name)
+    lab, site = _lab(lab_name)
     old = {"name": OLD_NAME, "packages": {}}
     new = {"name": NEW_NAME, "packages": {}}
     for role, packages in PACKAGES.items():
-        node = _nodes(saved, role)[0]
+        node = site["roles"][role][0]
         for package in packages:
             code, out = node_run(lab, node, f"apt-cache madison {package}")
             found = versions(out) if code == 0 else []
@@ -115,9 +112,9 @@ def apply_release(lab_name, release, db_one_at_a_time=False, timeout=1800):
     DB_ONE_AT_A_TIME: the db nodes afterwards, one by one (setting a lab up without breaking Galera:
     every member restarting at once leaves no Primary component).
     """
-    lab, saved = _lab(lab_name)
-    dbs = _nodes(saved, "db") if db_one_at_a_time else []
-    groups = [[n["name"] for n in saved["nodes"] if n["name"] not in dbs]] + [[db] for db in dbs]
+    lab, site = _lab(lab_name)
+    dbs = site["roles"]["db"] if db_one_at_a_time else []
+    groups = [[n["name"] for n in site["nodes"] if n["name"] not in dbs]] + [[db] for db in dbs]
     t = time.monotonic()
     ok, failures = True, {}
     for group in groups:
@@ -189,7 +186,7 @@ def rolling_upgrade(lab_name, release, on_step=None, timeout=3600):
     salt-run state.orchestrate fileshare.rolling_upgrade with RELEASE as pillar; ON_STEP(label) for
     every job it starts on nodes. (seconds, ok, failed steps [(title, comment)]).
     """
-    from fileshare_lab import host as labhost
+    from fileshare_lab import master
 
     lab, _ = _lab(lab_name)
 
@@ -199,7 +196,7 @@ def rolling_upgrade(lab_name, release, on_step=None, timeout=3600):
             on_step(label)
 
     t = time.monotonic()
-    with labhost.watch_jobs(lab, on_job) if on_step else contextlib.nullcontext():
+    with master.watch_jobs(lab, on_job) if on_step else contextlib.nullcontext():
         proc = subprocess.run(
             lab.salt_cmd("salt-run")
             + [
@@ -265,16 +262,19 @@ def release_problems(lab_name, release, since):
     What is not yet on RELEASE, per node: the release recorded, the pinned packages installed, HAProxy
     and the app servers naming it, and the restarted services started after SINCE (epoch seconds).
     """
-    lab, saved = _lab(lab_name)
+    from fileshare_lab import topology
+
+    lab, site = _lab(lab_name)
     problems = []
-    fqdn = saved["service"]["fqdn"]
-    for entry in saved["nodes"]:
-        node, roles = entry["name"], entry.get("roles", [])
+    fqdn, vip = site["vip"]["fqdn"], site["vip"]["address"]
+    for entry in site["nodes"]:
+        node = entry["name"]
+        holds = topology.suite_module("fileshare_topology").role_of(site, node)
         code, out = node_run(lab, node, "cat /etc/fileshare/release")
         if f"name={release['name']}" not in out:
             problems.append(f"{node}: /etc/fileshare/release says {out.strip()!r}")
         for role, packages in PACKAGES.items():
-            if role not in roles:
+            if role not in holds:
                 continue
             for package in packages:
                 want = release.get("packages", {}).get(package)
@@ -282,22 +282,22 @@ def release_problems(lab_name, release, since):
                 if want and out.strip() != want:
                     problems.append(f"{node}: {package} {out.strip()}, not {want}")
         services = []
-        if "app" in roles:
+        if "app" in holds:
             code, out = node_run(
                 lab,
                 node,
-                f"curl -s -D - -o /dev/null -H 'Host: {fqdn}' http://{entry['address']}:8080/health",
+                f"curl -s -D - -o /dev/null -H 'Host: {fqdn}' http://{entry['address']}:{site['ports']['app']}/health",
             )
             if f"X-Fileshare-Release-App: {release['name']}".lower() not in out.lower():
                 problems.append(f"{node}: the app server does not name release {release['name']}")
             code, out = node_run(lab, node, "cat /etc/php/*/fpm/conf.d/99-fileshare-release.ini")
             if f'"{release["name"]}"' not in out:
                 problems.append(f"{node}: php-fpm's release setting is {out.strip()[:100]!r}")
-        if "load" in roles:
+        if "load" in holds:
             code, out = node_run(
                 lab,
                 node,
-                f"curl -sk -D - -o /dev/null --resolve {fqdn}:443:{saved['service']['vip']} "
+                f"curl -sk -D - -o /dev/null --resolve {fqdn}:{site['ports']['https']}:{vip} "
                 f"https://{fqdn}/health",
             )
             if f"X-Fileshare-Release-Load: {release['name']}".lower() not in out.lower():
@@ -305,11 +305,11 @@ def release_problems(lab_name, release, since):
             code, out = node_run(lab, node, "grep -h X-Fileshare-Release-Load /etc/haproxy/haproxy.cfg")
             if f'"{release["name"]}"' not in out:
                 problems.append(f"{node}: HAProxy's configuration does not name release {release['name']}")
-        if "db" in roles:
+        if "db" in holds:
             services += ["mariadb"]
-        if "intermediate" in roles:
+        if "intermediate" in holds:
             services += ["redis-server", "redis-sentinel", "memcached"]
-        if "storage" in roles:
+        if "storage" in holds:
             services += ["glusterd"]
         for service in services:
             code, out = node_run(
@@ -327,14 +327,16 @@ def release_problems(lab_name, release, since):
 
 def cluster_problems(lab_name):
     """What keeps the cluster from being healthy: the orchestration's own pre-flight gates, read-only."""
-    lab, saved = _lab(lab_name)
-    loads = ",".join(_nodes(saved, "load"))
+    lab, site = _lab(lab_name)
+    roles, names = site["roles"], site["names"]
+    loads = ",".join(roles["load"])
     serving = "fileshare_haproxy.serving"
-    gates = [(loads, serving, f"name={app}", "backend=fs_app") for app in _nodes(saved, "app")]
-    gates += [(loads, serving, f"name={db}", "backend=fs_db") for db in _nodes(saved, "db")]
+    backends = names["backends"]
+    gates = [(loads, serving, f"name={app}", f"backend={backends['app']}") for app in roles["app"]]
+    gates += [(loads, serving, f"name={db}", f"backend={backends['db']}") for db in roles["db"]]
     gates += [
-        (",".join(_nodes(saved, "db")), "galera.quorate", "name=example-db"),
-        (",".join(_nodes(saved, "intermediate")), "fileshare_redis.quorate", "name=fileshare"),
+        (",".join(roles["db"]), "galera.quorate", f"name={names['galera_cluster']}"),
+        (",".join(roles["intermediate"]), "fileshare_redis.quorate", f"name={names['sentinel_master']}"),
     ]
     problems = []
     for targets, state, *args in gates:

@@ -30,18 +30,19 @@ class Target:
         """The example site's service in lab LAB_NAME: VIP, lab CA (read from a load node) and USER's password
         (from the lab master's pillar)."""
         from fileshare_lab import host as labhost  # the lab tool is only needed for labs
+        from fileshare_lab import topology
 
         try:
             lab = labhost.Lab(lab_name)
             saved = lab.require_up()
+            site = topology.of_lab(lab)
         except labhost.LabError as exc:
             raise BenchError(str(exc)) from exc
-        service = saved.get("service") or {}
-        if not service.get("vip"):
+        if not site["vip"]["address"]:
             raise BenchError(
                 f"lab {lab_name} runs {saved.get('architecture')}, which has no VIP: deploy full_ha"
             )
-        loads = [n["name"] for n in saved["nodes"] if "load" in n.get("roles", [])]
+        loads = site["roles"]["load"]
         pem = _node_output(lab, loads[0], ["cat", "/etc/fileshare/pki/lab-ca.crt"])
         if "BEGIN CERTIFICATE" not in pem:
             raise BenchError(f"no lab CA on {loads[0]} of lab {lab_name}: has `converge` run?")
@@ -53,15 +54,18 @@ class Target:
         if user not in users:
             raise BenchError(f"--user: {user!r} is not a WebDAV user of lab {lab_name}")
         return cls(
-            fqdn=service["fqdn"], address=service["vip"], ca_file=fh.name, user=user, password=users[user]
+            fqdn=site["vip"]["fqdn"],
+            address=site["vip"]["address"],
+            ca_file=fh.name,
+            user=user,
+            password=users[user],
         )
 
 
 def _node_output(lab, node: str, cmd: list[str]) -> str:
-    from fileshare_lab import host as labhost
-    from fileshare_lab import logic
+    from fileshare_lab import containers, logic
 
-    argv = labhost.attach_cmd(lab, logic.container_name(lab.name, node), cmd)
+    argv = containers.attach_cmd(lab, logic.container_name(lab.name, node), cmd)
     return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
 
 

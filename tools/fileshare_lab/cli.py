@@ -11,11 +11,12 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import host, logic
+from . import containers, host, images, logic, master, network, topology
 from .host import Lab, say
 from .logic import LabError
 
@@ -93,42 +94,43 @@ def _need_root() -> None:
 def cmd_up(lab: Lab, arch: str) -> int:
     t0 = time.monotonic()
     host.check_arch(arch)
-    host.check_net_free(lab)
+    network.check_net_free(lab)
     timings = {}
     t = time.monotonic()
-    pillar = host.compile_pillar(lab, arch)
-    nodes = logic.nodes_from_pillar(pillar, lab.net)
-    service = logic.service_info(pillar)
-    domain = pillar.get("fileshare", {}).get("domain", "")
+    pillar = master.compile_pillar(lab, arch)
+    site = topology.derive(pillar)
+    nodes = logic.nodes_from_topology(site, lab.net)
+    service = logic.service_info(site, pillar["fileshare"].get("product"))
+    domain = site["domain"]
     say(f"lab {lab.name}: {arch} on {lab.net}.0/24, nodes {', '.join(n['name'] for n in nodes)}")
     timings["pillar"] = time.monotonic() - t
 
     t = time.monotonic()
-    host.ensure_host_limits()
-    host.ensure_bridge(lab)
-    host.ensure_cache(lab.paths)
+    network.ensure_host_limits()
+    network.ensure_bridge(lab)
+    images.ensure_cache(lab.paths)
     timings["bridge_and_cache"] = time.monotonic() - t
 
     t = time.monotonic()
-    host.ensure_wheels(lab.paths)
-    host.ensure_base(lab.paths)
-    host.ensure_mirror(lab)
+    images.ensure_wheels(lab.paths)
+    images.ensure_base(lab.paths)
+    images.ensure_mirror(lab)
     timings["base_and_mirror"] = time.monotonic() - t
 
     t = time.monotonic()
-    host.stop_master(lab)
-    old = host.containers(lab)
-    host.destroy_containers(lab, old)
+    master.stop_master(lab)
+    old = containers.containers(lab)
+    containers.destroy_containers(lab, old)
     if old:
         say(f"destroyed old containers: {', '.join(old)}")
     timings["cleanup"] = time.monotonic() - t
 
     t = time.monotonic()
-    host.start_master(lab, arch)
+    master.start_master(lab, arch)
     timings["master"] = time.monotonic() - t
 
     t = time.monotonic()
-    made = [host.create_node(lab, n, nodes, domain) for n in nodes]
+    made = [containers.create_node(lab, n, nodes, domain) for n in nodes]
     lab.save(
         {
             "lab": lab.name,
@@ -141,12 +143,12 @@ def cmd_up(lab: Lab, arch: str) -> int:
         }
     )
     for n in made:
-        host.start_container(lab, n["container"])
+        containers.start_container(lab, n["container"])
     say(f"{len(made)} node(s) cloned and started in {logic.format_seconds(time.monotonic() - t)}")
     timings["nodes"] = time.monotonic() - t
 
     t = time.monotonic()
-    host.wait_ping(lab, [n["name"] for n in made])
+    master.wait_ping(lab, [n["name"] for n in made])
     timings["keys_and_ping"] = time.monotonic() - t
     say(f"all {len(made)} minion(s) answer test.ping ({logic.format_seconds(timings['keys_and_ping'])})")
     total = time.monotonic() - t0
@@ -203,7 +205,7 @@ def _orchestrate(lab: Lab, arch: str, label: str) -> tuple[float, dict | list, i
         if text:
             say(f"{text} (+{logic.format_seconds(time.monotonic() - t)})")
 
-    with host.watch_jobs(lab, progress):
+    with master.watch_jobs(lab, progress):
         proc = host.run(
             lab.salt_cmd("salt-run")
             + ["state.orchestrate", f"fileshare.{arch}", "--out=json", "--log-level=quiet"],
@@ -237,7 +239,7 @@ def cmd_converge(lab: Lab, arch: str) -> int:
             f"lab {lab.name} is up with {saved['architecture']}, not {arch}: "
             f"run `fileshare-lab --lab {lab.name} up {arch}` first"
         )
-    if not host.master_pids(lab):
+    if not master.master_pids(lab):
         raise LabError(f"the salt-master of lab {lab.name} is not running: run `up {arch}` again")
     names = [n["name"] for n in saved["nodes"]]
     steps = []
@@ -318,21 +320,21 @@ def cmd_converge(lab: Lab, arch: str) -> int:
 
 def cmd_status(lab: Lab) -> int:
     saved = lab.saved
-    link = host._link(lab.bridge)
+    link = network.link(lab.bridge)
     print(
         f"lab {lab.name}: {saved.get('architecture', 'not up')}, subnet {lab.net}.0/24, "
         f"bridge {lab.bridge} {'present' if link else 'absent'}"
     )
-    print(f"  master: {'running' if host.master_pids(lab) else 'stopped'} ({lab.master_file})")
-    cache = host._pids_with(f"{lab.paths['cache_dir']}/etc", "apt-cacher-ng")
+    print(f"  master: {'running' if master.master_pids(lab) else 'stopped'} ({lab.master_file})")
+    cache = host.pids_with(f"{lab.paths['cache_dir']}/etc", "apt-cacher-ng")
     print(f"  apt cache: {'running' if cache else 'stopped'} (:{logic.CACHE_PORT})")
-    mirror = "running" if host.mirror_pids(lab) else "stopped"
+    mirror = "running" if images.mirror_pids(lab) else "stopped"
     print(f"  Python mirror: {mirror} (http://{lab.addr}:{logic.MIRROR_PORT}/wheels/)")
     base = os.path.exists(lab.paths["base_marker"])
     print(f"  base image: {'ready' if base else 'not built'}")
     for n in saved.get("nodes", []):
-        state = host.lxc_state(lab, n["container"])
-        attached = host.veth_master(n["veth"])
+        state = containers.lxc_state(lab, n["container"])
+        attached = network.veth_master(n["veth"])
         link_state = (
             "no veth" if attached is None else ("on bridge" if attached == lab.bridge else "PARTITIONED")
         )
@@ -341,13 +343,13 @@ def cmd_status(lab: Lab) -> int:
 
 
 def cmd_down(lab: Lab) -> int:
-    gone = host.containers(lab)
-    host.destroy_containers(lab, gone)
+    gone = containers.containers(lab)
+    containers.destroy_containers(lab, gone)
     if gone:
         say(f"destroyed {', '.join(gone)}")
-    host.stop_master(lab)
-    host.stop_mirror(lab)
-    host.delete_bridge(lab)
+    master.stop_master(lab)
+    images.stop_mirror(lab)
+    network.delete_bridge(lab)
     if os.path.exists(lab.paths["state"]):
         os.unlink(lab.paths["state"])
     say(f"lab {lab.name} is down (base image and apt cache kept)")
@@ -356,30 +358,18 @@ def cmd_down(lab: Lab) -> int:
 
 def cmd_fault(lab: Lab, command: str, name: str) -> int:
     node = lab.node(name)
-    path, cname = lab.paths["lxcpath"], node["container"]
     if command == "kill":
-        host.run(["lxc-stop", "-k", "-P", path, "-n", cname])
+        containers.kill(lab, node)
         say(f"{name} killed (hard stop)")
     elif command == "freeze":
-        host.run(["lxc-freeze", "-P", path, "-n", cname])
+        containers.freeze(lab, node)
         say(f"{name} frozen")
     elif command == "partition":
-        if host.veth_master(node["veth"]) is None:
-            raise LabError(f"{name} has no link ({node['veth']} absent): is it running?")
-        host.run(["ip", "link", "set", node["veth"], "nomaster"])
+        network.partition(lab, node)
         say(f"{name} partitioned ({node['veth']} detached from {lab.bridge})")
     else:
-        done = []
-        state = host.lxc_state(lab, cname)
-        if state == "STOPPED":
-            host.start_container(lab, cname)
-            done.append("started")
-        elif state == "FROZEN":
-            host.run(["lxc-unfreeze", "-P", path, "-n", cname])
-            done.append("unfrozen")
-        attached = host.veth_master(node["veth"])
-        if attached is not None and attached != lab.bridge:
-            host.run(["ip", "link", "set", node["veth"], "master", lab.bridge])
+        done = containers.revive(lab, node)
+        if network.reattach(lab, node):
             done.append(f"reattached to {lab.bridge}")
         say(f"{name} healed: {', '.join(done) or 'nothing to undo'}")
     return 0
@@ -392,12 +382,12 @@ def cmd_rebuild(lab: Lab, name: str) -> int:
     t = time.monotonic()
     saved = lab.require_up()
     node = lab.node(name)
-    host.destroy_container(lab, node["container"])
-    host.forget_minion(lab, name)
+    containers.destroy_container(lab, node["container"])
+    master.forget_minion(lab, name)
     entry = {k: v for k, v in node.items() if k not in ("container", "veth")}
-    made = host.create_node(lab, entry, saved["nodes"], saved.get("domain", ""))
-    host.start_container(lab, made["container"])
-    host.wait_ping(lab, [name])
+    made = containers.create_node(lab, entry, saved["nodes"], saved.get("domain", ""))
+    containers.start_container(lab, made["container"])
+    master.wait_ping(lab, [name])
     say(f"{name} rebuilt bare and answers test.ping ({logic.format_seconds(time.monotonic() - t)})")
     return 0
 
@@ -406,14 +396,14 @@ def cmd_outsider(lab: Lab, action: str) -> int:
     saved = lab.require_up()
     old = saved.get("outsider")
     if old:
-        host.destroy_container(lab, old["container"])
+        containers.destroy_container(lab, old["container"])
         lab.save({k: v for k, v in saved.items() if k != "outsider"})
     if action == "down":
         say(f"outsider of lab {lab.name} is gone" if old else f"lab {lab.name} had no outsider")
         return 0
-    made = host.create_outsider(lab)
+    made = containers.create_outsider(lab)
     lab.save({**lab.saved, "outsider": made})
-    host.start_container(lab, made["container"])
+    containers.start_container(lab, made["container"])
     say(
         f"outsider up at {made['address']} on {lab.bridge} (no minion, not in pillar): "
         f"fileshare-lab --lab {lab.name} run outsider CMD"
@@ -425,14 +415,14 @@ def cmd_exec(lab: Lab, command: str, rest: list[str]) -> int:
     node = lab.node(rest[0])
     if command == "shell":
         cmd = rest[2:] or ["/bin/bash", "-l"]
-        argv = host.attach_cmd(lab, node["container"], cmd, interactive=True)
+        argv = containers.attach_cmd(lab, node["container"], cmd, interactive=True)
         os.execvp(argv[0], argv)
     cmd = rest[1:]
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if len(cmd) == 1:
         cmd = ["/bin/sh", "-c", cmd[0]]
-    proc = host.subprocess.run(host.attach_cmd(lab, node["container"], cmd), stdin=host.subprocess.DEVNULL)
+    proc = subprocess.run(containers.attach_cmd(lab, node["container"], cmd), stdin=subprocess.DEVNULL)
     return proc.returncode
 
 
@@ -476,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return host.closed_pipe()
 
 
 if __name__ == "__main__":

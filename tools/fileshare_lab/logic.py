@@ -1,6 +1,7 @@
 """Pure logic of the lab: names, addresses, rendered configuration, orchestration results.
 
-Nothing here touches the machine; `host.py` does the I/O and calls these functions.
+Nothing here touches the machine; the other modules (host, network, images, master, containers) do
+the I/O and call these functions.
 """
 
 from __future__ import annotations
@@ -130,16 +131,17 @@ def wheel_requirements(defaults: dict) -> list[str]:
     return SALT_REQUIREMENTS + [r for r in dict.fromkeys(extra) if r not in SALT_REQUIREMENTS]
 
 
-def nodes_from_pillar(pillar: dict, net: str) -> list[dict]:
-    """The nodes of the compiled example pillar, checked to be usable as lab containers."""
-    fs = pillar.get("fileshare") if isinstance(pillar, dict) else None
-    if not isinstance(fs, dict) or not isinstance(fs.get("nodes"), list) or not fs["nodes"]:
+def nodes_from_topology(topology: dict, net: str) -> list[dict]:
+    """The site's nodes (fileshare_topology's derivation of the compiled pillar), checked to be
+    usable as lab containers."""
+    nodes_in = topology.get("nodes") if isinstance(topology, dict) else None
+    if not nodes_in:
         raise LabError("the compiled pillar has no fileshare:nodes list")
     subnet = ipaddress.ip_network(f"{net}.0/24")
     nodes, seen = [], set()
-    for entry in fs["nodes"]:
-        name, address = entry.get("name"), str(entry.get("address", ""))
-        if not isinstance(name, str) or not NODE_NAME_RE.match(name) or name in seen:
+    for entry in nodes_in:
+        name, address = entry["name"], entry["address"]
+        if not NODE_NAME_RE.match(name) or name in seen:
             raise LabError(f"pillar node name {name!r} is not a usable, unique host name")
         try:
             ip = ipaddress.ip_address(address)
@@ -148,20 +150,13 @@ def nodes_from_pillar(pillar: dict, net: str) -> list[dict]:
         if ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address, subnet[1]):
             raise LabError(f"pillar node {name} address {address} is not a host address on {subnet}")
         seen.add(name)
-        nodes.append({"name": name, "address": address, "roles": list(entry.get("roles", []))})
+        nodes.append({"name": name, "address": address, "roles": list(entry["roles"])})
     return nodes
 
 
-def service_info(pillar: dict) -> dict:
-    fs = pillar.get("fileshare", {})
-    vip = fs.get("vip", {}) or {}
-    domain = fs.get("domain", "")
-    name = vip.get("name", "")
-    return {
-        "vip": vip.get("address"),
-        "fqdn": f"{name}.{domain}" if name and domain else name or domain,
-        "product": fs.get("product"),
-    }
+def service_info(topology: dict, product: str | None) -> dict:
+    """What a user of the site reaches: the VIP, its name, the product behind it."""
+    return {"vip": topology["vip"]["address"] or None, "fqdn": topology["vip"]["fqdn"], "product": product}
 
 
 # --- configuration rendering ---------------------------------------------------------------

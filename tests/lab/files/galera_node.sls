@@ -1,13 +1,11 @@
 {#- Functional test of the galera module (tests/lab/test_galera_functional.py): MariaDB + Galera on every
     db node of the lab's pillar, configured but NOT started and not started at boot, so the test decides
     which node bootstraps (galera.bootstrapped) and when the others join (galera.joined); plus the
-    formula's own port-9200 health responder. -#}
-{%- set members = [] %}
-{%- set me = {} %}
-{%- for n in pillar['fileshare']['nodes'] if 'db' in n.roles %}
-{%-   do members.append(n.address) %}
-{%-   if n.name == grains['id'] %}{% do me.update(n) %}{% endif %}
-{%- endfor %}
+    formula's own health responder. The members come from the site's topology (the test syncs the
+    suite's modules first). -#}
+{%- set topology = salt['fileshare_topology.get']() %}
+{%- set members = topology.addresses.db %}
+{%- set me = topology.node %}
 
 include:
   - fileshare.db.galera_health
