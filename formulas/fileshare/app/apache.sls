@@ -1,5 +1,5 @@
 {#- Apache httpd as the app server: the modules WebDAV and php-fpm need, Listen on loopback (plus the
-    node address where a separate load balancer must reach it) on fileshare:app:port, and one virtual
+    node address where a separate load balancer must reach it) on fileshare:ports:app, and one virtual
     host. The product drops its configuration into <config_dir>/fileshare.d/product.conf (see
     products/), the health endpoint into <config_dir>/fileshare.d/health.conf (see health.sls).
     Layouts (map apache:layout): debian = a2enmod/a2ensite; redhat = conf.d, modules loaded by the
@@ -19,7 +19,7 @@ Apache httpd is installed:
     # Salt's apache modules load only once apachectl exists.
     - reload_modules: True
 
-{#- The distribution listens on 80 (and 443 with mod_ssl); those ports belong to the TLS front. #}
+{#- The distribution listens on HTTP (and HTTPS with mod_ssl); those ports belong to the TLS front. #}
 {%- for config in apache.listen_configs %}
 
 The distribution's Listen directives in {{ config }} are disabled:

@@ -45,7 +45,7 @@ The health endpoint's configuration is managed:
         data_dir: {{ fileshare.app.data_dir }}
         {#- The WebDAV engine behind Apache, where there is one: a node whose engine is down must leave
             HAProxy's rotation. #}
-        engine: {{ ({'host': '127.0.0.1', 'port': fileshare.wsgidav.port}
+        engine: {{ ({'host': '127.0.0.1', 'port': app.webdav_port}
                     if fileshare.product == 'webdav' and app.webdav_engine == 'wsgidav' else none) | json }}
     - require:
       - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed

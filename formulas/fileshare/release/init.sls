@@ -16,7 +16,7 @@
 {%- set name = release.get('name', '') | string %}
 {%- set packages = release.get('packages', {}) %}
 {%- set packages = packages if packages is mapping else {} %}
-{%- set roles = fileshare.node.get('roles', []) %}
+{%- set roles = fileshare.topology.node.roles %}
 {%- set ha = not fileshare.single_host %}
 {%- set marker = '/etc/fileshare/release' %}
 {%- set pins = fileshare.apt.get('preferences_dir', '/etc/apt/preferences.d') ~ '/fileshare-release' %}
@@ -150,7 +150,7 @@ MariaDB restarts into the release:
 
 This Galera member is Synced again:
   galera.synced:
-    - name: {{ fileshare.get('site', 'fileshare') }}
+    - name: {{ fileshare.topology.names.galera_cluster }}
     - timeout: 300
     - require:
       - cmd: MariaDB restarts into the release

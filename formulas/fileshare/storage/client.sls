@@ -7,8 +7,7 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- set storage = fileshare.storage %}
 {%- set mount_point = storage.mount_point.rstrip('/') %}
-{%- set servers = [] %}
-{%- for node in fileshare.nodes if 'storage' in node.get('roles', []) %}{% do servers.append(node.address) %}{% endfor %}
+{%- set servers = fileshare.topology.addresses.storage %}
 {%- set backup = ['backup-volfile-servers=' ~ servers[1:] | join(':')] if servers | length > 1 else [] %}
 {#- No kernel-side caching of names and attributes either: another app node may have just changed them.
     direct-io-mode: no kernel page cache for file data. Measured on the lab kernel: a rewrite of the same

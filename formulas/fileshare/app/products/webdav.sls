@@ -134,6 +134,7 @@ The WsgiDAV configuration is managed:
     - show_changes: False
     - context:
         wsgidav: {{ wsgidav | json }}
+        port: {{ app.webdav_port }}
         data_dir: {{ fileshare.app.data_dir }}
         redis: {{ app.redis | json }}
 
@@ -183,6 +184,7 @@ WebDAV is served by WsgiDAV behind Apache:
     - context:
         app: {{ app | json }}
         wsgidav: {{ wsgidav | json }}
+        port: {{ app.webdav_port }}
     - require:
       - file: Apache's fileshare snippet directory exists
       - file: The WebDAV users' password file is managed
