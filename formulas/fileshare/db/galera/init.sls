@@ -56,6 +56,7 @@ MariaDB Galera settings are managed:
         provider: {{ mariadb.wsrep_provider | json }}
         cluster: {{ cluster | json }}
         members: {{ members | json }}
+        ports: {{ fileshare.topology.ports | json }}
         address: {{ fileshare.node.address | json }}
         node_name: {{ fileshare.node.name | json }}
 
