@@ -5,31 +5,15 @@
     ports: the load layer is the TLS front. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-
-{%- set shared_storage = not fileshare.single_host
-      and (fileshare.storage.backend or 'glusterfs') == 'glusterfs' %}
-{%- set sls_storage_client = tplroot ~ '.storage.client' %}
+{%- from tplroot ~ "/app/settings.jinja" import app with context %}
 
 include:
-{%- if shared_storage %}
-  {#- HA: the data directory is the shared GlusterFS volume; mounted before anything uses it. #}
-  - {{ sls_storage_client }}
-{%- endif %}
+  {#- HA: the data directory is the shared GlusterFS volume; mounted before anything uses it (php.sls
+      and the app server require it). #}
+{%- for sls in app.sls.mounts %}
+  - {{ sls }}
+{%- endfor %}
   - .php
   - .{{ fileshare.app.server }}
   - .products
   - .health
-{%- if shared_storage %}
-
-extend:
-  PHP-FPM is running and enabled:
-    service:
-      - require:
-        - sls: {{ sls_storage_client }}
-{%-   if fileshare.app.server == 'apache' %}
-  Apache httpd is running and enabled:
-    service:
-      - require:
-        - sls: {{ sls_storage_client }}
-{%-   endif %}
-{%- endif %}

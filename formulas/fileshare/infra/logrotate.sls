@@ -54,7 +54,7 @@ include:
     - template: jinja
     - mode: '0644'
     - require:
-      - pkg: basic packages are installed
+      - sls: {{ sls_packages }}
     - context:
         service: {{ service.get('service', service.get('fpm_service', name)) | json }}
         logs: {{ service.logs | json }}

@@ -54,7 +54,7 @@ Sentinel config is seeded (then Sentinel owns it):
       - sentinel failover-timeout {{ master_name }} {{ settings.failover_timeout_ms }}
       - sentinel parallel-syncs {{ master_name }} 1
     - require:
-      - service: Redis is running and enabled
+      - sls: {{ sls_redis }}
 
 Redis Sentinel is running and enabled:
   service.running:

@@ -47,12 +47,7 @@ nginx (TLS front) configuration is valid:
       - file: nginx's main configuration is managed
       - file: The TLS front is configured
     - require:
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      - sls: {{ sls_tls }}
 
 {#- The package starts nginx with its default site on the HTTP port of every address. A reload cannot
     trade that wildcard socket for <node address>:<the same port> (the kernel refuses the bind while
@@ -76,9 +71,5 @@ nginx (TLS front) is running and enabled:
       - cmd: nginx (TLS front) takes over its listening addresses
     - watch:
       - file: The TLS front is configured
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      # A new certificate or key (tls.sls: the site's own or the lab CA's) is reloaded.
+      - sls: {{ sls_tls }}
