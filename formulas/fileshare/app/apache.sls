@@ -15,9 +15,11 @@
 {%- set site_file = apache.sites_available ~ '/fileshare.conf' %}
 {%- set snippet_dir = apache.config_dir ~ '/fileshare.d' %}
 
+{#- The product is not included here: its states come after Apache's package (its files belong to the
+    web server's user), so it is applied through fileshare.app or the product's own SLS, both of which
+    bring this one first. #}
 include:
   - {{ app.sls.health }}
-  - {{ app.sls.product }}
 {%- for sls in app.sls.mounts %}
   - {{ sls }}
 {%- endfor %}
