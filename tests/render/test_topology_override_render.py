@@ -10,6 +10,7 @@ comes from parameters/defaults.yaml, so a new port or name without a place here 
 """
 
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -233,6 +234,20 @@ def test_no_default_port_or_name_is_left_anywhere_a_node_gets(rendered, architec
                     if _pattern(value).search(text):
                         stale.append(f"{key} still {value} in {node}: {state_id!r}")
     assert not stale, "\n".join(stale)
+
+
+@pytest.mark.parametrize("architecture", ["full_ha", "mini_ha"])
+def test_nft_accepts_every_node_s_rules_with_the_override(rendered, architecture, tmp_path):
+    """The ports land in nftables sets (the brick range as a range): nft itself checks each rule set."""
+    for node, places in rendered[architecture].items():
+        rules = tmp_path / f"{node}.nft"
+        # The harness's minion names its master "salt", which nothing resolves in an empty namespace.
+        rules.write_text(places[FIREWALL].replace("{ salt }", "{ 192.0.2.1 }"))
+        # A new network namespace: the host's own rules are never touched.
+        done = subprocess.run(
+            ["unshare", "--net", "nft", "-c", "-f", str(rules)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, f"{node}: {done.stderr}"
 
 
 # rolling_upgrade renders with a release pillar of its own: tests/render/test_rolling_upgrade_render.py.
