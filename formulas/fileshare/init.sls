@@ -4,7 +4,7 @@
     reloads the modules, so the same run can use them. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set roles = fileshare.node.roles %}
+{%- set roles = fileshare.topology.node.roles %}
 include:
   - {{ tplroot }}.infra.sync
   - {{ tplroot }}.infra

@@ -1,12 +1,15 @@
 """
 Render harness: every SLS of the suite, on every target OS, for every architecture, without a host of
 that OS. One in-process Salt caller per OS (its grains replaced by that OS's), `state.show_sls` against
-the repo's file_roots and the example site's pillar; results are cached per (OS, architecture, minion)
-so the whole tier stays fast.
+the repo's file_roots and the example site's pillar (with an override merged in where a test gives
+one); results are cached per (OS, architecture, minion) so the whole tier stays fast. `placed` renders
+what a state puts on the node: its arguments, and a jinja template as Salt renders it with the state's
+context.
 """
 
 import copy
 import functools
+import json
 import pathlib
 import re
 
@@ -217,16 +220,49 @@ class Renderer:
             out.update(self._batch(os_name, architecture, minion, product, (name,)))
         return out
 
-    def show_sls(self, os_name, architecture, minion_id, sls, product=None):
+    def show_sls(self, os_name, architecture, minion_id, sls, product=None, override=None):
+        """show_sls of `sls` on minion_id; `override` (a fileshare pillar) is merged over the site's."""
         caller = self._caller(os_name)
         caller.opts["id"] = minion_id
         caller.opts["grains"]["id"] = minion_id
         caller.opts["grains"]["host"] = minion_id
         caller.opts["fileshare_example_architecture"] = architecture
-        kwargs = {}
-        if product:
-            kwargs["pillar"] = {"fileshare": product_pillar(product)}
+        data = product_pillar(product) if product else {}
+        # Salt merges a call's pillar over the compiled one recursively, as a site's own keys would be.
+        data.update(copy.deepcopy(override or {}))
+        kwargs = {"pillar": {"fileshare": data}} if data else {}
         return caller.cmd("state.show_sls", sls, **kwargs)
+
+    def apply_template(self, os_name, text, context):
+        """A jinja template's text rendered by Salt's own file.apply_template_on_contents with `context`."""
+        out = self._caller(os_name).cmd(
+            "file.apply_template_on_contents", text, template="jinja", context=context, defaults={},
+            saltenv="base",
+        )
+        assert isinstance(out, str) and "Traceback" not in out, out
+        return out
+
+    def placed(self, os_name, high):
+        """
+        {state ID: what the state puts on the node} of a show_sls result: for a file.managed from a jinja
+        template the file as Salt renders it with the state's context (the context itself is not on the
+        node), for any other state its arguments as JSON.
+        """
+        out = {}
+        for state_id, chunk in high.items():
+            if not isinstance(chunk, dict):
+                continue
+            for module, body in chunk.items():
+                if module.startswith("__") or not isinstance(body, list):
+                    continue
+                fun, args = _args(body)
+                template = template_path(args.get("source")) if args.get("template") == "jinja" else None
+                if f"{module}.{fun}" == "file.managed" and template:
+                    context = args.get("context") or {}
+                    out[state_id] = self.apply_template(os_name, template.read_text(), context)
+                else:
+                    out[state_id] = json.dumps(args, sort_keys=True, default=str)
+        return out
 
 
 def _named_in_errors(errors, group):
@@ -248,6 +284,19 @@ def _own_states(high, sls):
         if isinstance(chunk, dict)
         and (chunk.get("__sls__") == sls or str(chunk.get("__sls__", "")).startswith(sls + "."))
     }
+
+
+def template_path(source):
+    """The file a file.managed `source` (a salt:// URL or a files_switch list) resolves to in file_roots."""
+    candidates = source if isinstance(source, list) else [source]
+    for url in candidates:
+        if not isinstance(url, str) or not url.startswith("salt://"):
+            continue
+        for root in (REPO / "formulas", REPO / "orchestrate"):
+            path = root / url[len("salt://") :]
+            if path.is_file():
+                return path
+    return None
 
 
 def product_pillar(product):

@@ -5,9 +5,11 @@ source, and secrets kept out of rendered state data."""
 import json
 
 import pytest
-from render_harness import OS_GRAINS
+import yaml
+from render_harness import FORMULA, OS_GRAINS
 
 OSES = list(OS_GRAINS)
+PORTS = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())["ports"]
 SECRETS = ["lab-alice-pw", "lab-bob-pw", "lab-db-pw-change-me", "lab-redis-pw-change-me",
            "c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ=="]
 WEB_GROUP = {"Debian": "www-data", "RedHat": "apache", "Arch": "http"}
@@ -69,7 +71,7 @@ def test_nginx_app_server_variant_renders_and_webdav_refuses_it(renderer, os_nam
     files = states(result, "file.managed")
     app_conf = files["The fileshare nginx app server is configured"]
     assert app_conf["name"].endswith("/conf.d/fileshare-app.conf")
-    assert app_conf["context"]["app"]["port"] == 8080
+    assert app_conf["context"]["app"]["port"] == PORTS["app"]
     assert not [a for a in states(result, "pkg.installed").values() if "httpd" in json.dumps(a)
                 or "apache2" in json.dumps(a)], "no Apache with the nginx app server"
     refusals = states(result, "test.fail_without_changes")
@@ -94,13 +96,13 @@ def test_apache_listens_on_loopback_and_on_the_node_for_haproxy_on_ha(
     result = show(renderer, "debian-12", minion, "fileshare.app.apache", architecture=architecture)
     site = states(result, "file.managed")["The fileshare Apache site is configured"]
     assert site["context"]["app"]["listen"] == listen
-    assert 443 != site["context"]["app"]["port"] != 80
+    assert site["context"]["app"]["port"] not in (PORTS["http"], PORTS["https"])
 
 
 def test_full_ha_front_proxies_to_every_app_node(renderer):
     result = show(renderer, "debian-12", "lb1", "fileshare.load.nginx", architecture="full_ha")
     front = states(result, "file.managed")["The TLS front is configured"]["context"]["load"]
-    assert front["upstreams"] == ["10.77.0.41:8080", "10.77.0.42:8080"]
+    assert front["upstreams"] == [f"10.77.0.41:{PORTS['app']}", f"10.77.0.42:{PORTS['app']}"]
     assert front["listen"] == ["10.77.0.31"]
 
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_app_load_render import args, show
+from test_app_load_render import PORTS, args, show
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "formulas" / "fileshare" / "load" / "files" / "default"
@@ -26,16 +26,7 @@ def rendered(renderer, minion, state_id, template, **override):
 
 def apply_template(renderer, template, context):
     """TEMPLATES/template rendered by Salt's own jinja with a state's context."""
-    text = renderer._caller("debian-12").cmd(
-        "file.apply_template_on_contents",
-        (TEMPLATES / template).read_text(),
-        template="jinja",
-        context=context,
-        defaults={},
-        saltenv="base",
-    )
-    assert isinstance(text, str) and "Traceback" not in text, text
-    return text
+    return renderer.apply_template("debian-12", (TEMPLATES / template).read_text(), context)
 
 
 def in_netns(script: str) -> subprocess.CompletedProcess:
@@ -62,7 +53,8 @@ def test_rules_hand_over_to_the_other_load_node_and_nft_accepts_them(renderer, s
         f"dup to {p}" for p in peers
     ]
     vip = renderer.pillar("full_ha")["vip"]["address"]
-    assert f"ip daddr {vip} tcp dport {{ 80, 443, 3307, 6380 }}" in text
+    fronts = ", ".join(str(PORTS[key]) for key in ("http", "https", "db_front", "redis_front"))
+    assert f"ip daddr {vip} tcp dport {{ {fronts} }}" in text
     rules = tmp_path / "handoff.nft"
     rules.write_text(text)
     done = in_netns(f"nft -f {rules} && nft list table ip {context['handoff']['table']}")

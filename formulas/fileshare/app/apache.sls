@@ -1,7 +1,9 @@
-{#- Apache httpd as the app server: the modules WebDAV and php-fpm need, Listen on loopback (plus the
-    node address where a separate load balancer must reach it) on fileshare:app:port, and one virtual
-    host. The product drops its configuration into <config_dir>/fileshare.d/product.conf (see
-    products/), the health endpoint into <config_dir>/fileshare.d/health.conf (see health.sls).
+{#- Apache httpd as the app server: the modules of app.apache_modules (WebDAV, php-fpm, and what the
+    product's engine adds), Listen on loopback (plus the node address where a separate load balancer
+    must reach it) on fileshare:ports:app, one virtual host, and /health routed to the php-fpm pool
+    (health.sls installs the script). The product drops its configuration into
+    <config_dir>/fileshare.d/50-product.conf (see products/): Apache checks its configuration and
+    restarts when a state of the product's SLS changes, and waits for the shared volume's mount.
     Layouts (map apache:layout): debian = a2enmod/a2ensite; redhat = conf.d, modules loaded by the
     package's conf.modules.d; arch = conf/extra plus Include lines in httpd.conf. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
@@ -9,9 +11,18 @@
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/app/settings.jinja" import app with context %}
 {%- set apache = fileshare.apache %}
-{%- set modules = apache.modules + apache.fcgi_modules %}
+{%- set modules = app.apache_modules %}
 {%- set site_file = apache.sites_available ~ '/fileshare.conf' %}
 {%- set snippet_dir = apache.config_dir ~ '/fileshare.d' %}
+
+{#- The product is not included here: its states come after Apache's package (its files belong to the
+    web server's user), so it is applied through fileshare.app or the product's own SLS, both of which
+    bring this one first. #}
+include:
+  - {{ app.sls.health }}
+{%- for sls in app.sls.mounts %}
+  - {{ sls }}
+{%- endfor %}
 
 Apache httpd is installed:
   pkg.installed:
@@ -19,7 +30,7 @@ Apache httpd is installed:
     # Salt's apache modules load only once apachectl exists.
     - reload_modules: True
 
-{#- The distribution listens on 80 (and 443 with mod_ssl); those ports belong to the TLS front. #}
+{#- The distribution listens on HTTP (and HTTPS with mod_ssl); those ports belong to the TLS front. #}
 {%- for config in apache.listen_configs %}
 
 The distribution's Listen directives in {{ config }} are disabled:
@@ -128,11 +139,26 @@ The fileshare Apache site is configured:
     - require:
       - file: Apache's fileshare snippet directory exists
 
+{#- Before the product's snippet: this Alias must precede a product's "Alias /". #}
+Apache routes /health to the php-fpm pool:
+  file.managed:
+    - name: {{ snippet_dir }}/10-health.conf
+    - source: {{ files_switch(['apache-health.conf.jinja'], lookup='apache-health') }}
+    - template: jinja
+    - mode: '0644'
+    - context:
+        app: {{ app | json }}
+    - require:
+      - file: Apache's fileshare snippet directory exists
+      - sls: {{ app.sls.health }}
+
 Apache httpd configuration is valid:
   cmd.run:
     - name: {{ apache.configtest }}
     - onchanges:
       - file: The fileshare Apache site is configured
+      - file: Apache routes /health to the php-fpm pool
+      - sls: {{ app.sls.product }}
     - require_in:
       - service: Apache httpd is running and enabled
 
@@ -140,6 +166,15 @@ Apache httpd is running and enabled:
   service.running:
     - name: {{ apache.service }}
     - enable: True
+{%- if app.sls.mounts %}
+    - require:
+{%-   for sls in app.sls.mounts %}
+      - sls: {{ sls }}
+{%-   endfor %}
+{%- endif %}
     - watch:
       - pkg: Apache httpd is installed
       - file: The fileshare Apache site is configured
+      - file: Apache routes /health to the php-fpm pool
+      # The product's snippet, users file and what they serve (products/<product>.sls).
+      - sls: {{ app.sls.product }}

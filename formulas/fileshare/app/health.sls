@@ -2,13 +2,14 @@
     ownCloud would use). 200 only when the product database accepts a write (a row in the small
     fileshare_health table), Redis answers an authenticated PING and the data directory is writable;
     503 with a JSON body naming what failed otherwise. Load balancers and the lab tests use it.
-    Its secrets live in a PHP file readable by root and the php-fpm group only, outside any web root. -#}
+    Its secrets live in a PHP file readable by root and the php-fpm group only, outside any web root.
+    The app server routes /health here (apache.sls; nginx-app.conf). -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/app/settings.jinja" import app with context %}
 {%- set php = fileshare.php %}
-{%- set sls_php = tplroot ~ '.app.php' %}
+{%- set sls_php = app.sls.php %}
 {%- set sls_server = tplroot ~ '.app.' ~ fileshare.app.server %}
 
 include:
@@ -45,25 +46,8 @@ The health endpoint's configuration is managed:
         data_dir: {{ fileshare.app.data_dir }}
         {#- The WebDAV engine behind Apache, where there is one: a node whose engine is down must leave
             HAProxy's rotation. #}
-        engine: {{ ({'host': '127.0.0.1', 'port': fileshare.wsgidav.port}
+        engine: {{ ({'host': '127.0.0.1', 'port': app.webdav_port}
                     if fileshare.product == 'webdav' and app.webdav_engine == 'wsgidav' else none) | json }}
     - require:
-      - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
-{%- if fileshare.app.server == 'apache' %}
-
-Apache routes /health to the php-fpm pool:
-  file.managed:
-    - name: {{ fileshare.apache.config_dir }}/fileshare.d/10-health.conf
-    - source: {{ files_switch(['apache-health.conf.jinja'], lookup='apache-health') }}
-    - template: jinja
-    - mode: '0644'
-    - context:
-        app: {{ app | json }}
-    - require:
-      - file: Apache's fileshare snippet directory exists
-      - file: The health endpoint script is installed
-    - require_in:
-      - cmd: Apache httpd configuration is valid
-    - watch_in:
-      - service: Apache httpd is running and enabled
-{%- endif %}
+      # The file belongs to the php-fpm group.
+      - sls: {{ sls_php }}

@@ -1,5 +1,5 @@
 {#- nginx as the app server: the alternative for PHP products (ownCloud). It serves the health endpoint
-    and the product's PHP through the fileshare php-fpm pool on fileshare:app:port. The product drops
+    and the product's PHP through the fileshare php-fpm pool on fileshare:ports:app. The product drops
     its locations into <conf_d>/fileshare-app.d/product.conf. WebDAV needs Apache's mod_dav: nginx's
     own WebDAV has no dead properties and no locks, so products/webdav.sls refuses this server. -#}
 {%- set tplroot = tpldir.split('/')[0] %}

@@ -7,6 +7,13 @@
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/app/settings.jinja" import app with context %}
 {%- set php = fileshare.php %}
+{%- if app.sls.mounts %}
+
+include:
+{%-   for sls in app.sls.mounts %}
+  - {{ sls }}
+{%-   endfor %}
+{%- endif %}
 
 PHP-FPM and the PHP extensions ownCloud requires are installed:
   pkg.installed:
@@ -39,6 +46,13 @@ PHP-FPM is running and enabled:
   service.running:
     - name: {{ php.fpm_service }}
     - enable: True
+{%- if app.sls.mounts %}
+    # The pool serves the data directory: on HA, the shared volume.
+    - require:
+{%-   for sls in app.sls.mounts %}
+      - sls: {{ sls }}
+{%-   endfor %}
+{%- endif %}
     - watch:
       - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
       - file: The fileshare PHP-FPM pool is configured

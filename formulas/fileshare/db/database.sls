@@ -17,8 +17,7 @@ the {{ db.name }} database exists in utf8mb4:
     - collate: utf8mb4_general_ci
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - file: root's MariaDB client credentials are in place
-      - mysql_user: MariaDB root has the site's password
+      - sls: {{ sls_secure }}
 
 {%- for host in fileshare.app_hosts %}
 
@@ -29,8 +28,7 @@ the {{ db.user }} user can log in from {{ host }}:
     - password: {{ secrets.get('db_password', '') | json }}
     - connection_default_file: {{ mariadb.root_cnf }}
     - require:
-      - file: root's MariaDB client credentials are in place
-      - mysql_user: MariaDB root has the site's password
+      - sls: {{ sls_secure }}
 
 the {{ db.user }} user from {{ host }} has all rights on {{ db.name }} only:
   mysql_grants.present:

@@ -1,18 +1,19 @@
-{#- The Galera health responder on port 9200 (clustercheck convention) that HAProxy asks before it
-    routes to a database node: 200 only when this node is Synced (Donor too when the pillar's
-    fileshare:db:galera:health:allow_donor is true). It reuses the galera Salt module's own verdict:
+{#- The Galera health responder (clustercheck convention, on fileshare:ports:galera_health) that
+    HAProxy asks before it routes to a database node: 200 only when this node is Synced (Donor too
+    when the pillar's fileshare:db:galera:health:allow_donor is true). It reuses the galera Salt module's own verdict:
     the module file is installed beside the script. Include it on Galera nodes after MariaDB. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{#- Paths and port: overridable with pillar fileshare:lookup:galera_health. -#}
+{#- Paths: overridable with pillar fileshare:lookup:galera_health. The port is the topology's: HAProxy,
+    the firewall and the database peers (galera module) ask the same one. -#}
 {%- set health = salt['slsutil.merge']({
       'dir': '/usr/local/lib/fileshare',
       'unit': '/etc/systemd/system/fileshare-galera-health.service',
       'service': 'fileshare-galera-health',
-      'port': 9200,
     }, fileshare.get('galera_health', {})) %}
+{%- do health.update({'port': fileshare.topology.ports.galera_health}) %}
 {%- set allow_donor = fileshare.get('db', {}).get('galera', {}).get('health', {}).get('allow_donor', False) %}
-{%- set bind = fileshare.node.address if not fileshare.single_host else '127.0.0.1' %}
+{%- set bind = fileshare.topology.node.address if not fileshare.topology.single_host else '127.0.0.1' %}
 
 Galera health responder program is installed:
   file.managed:

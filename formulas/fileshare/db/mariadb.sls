@@ -32,6 +32,7 @@ MariaDB server settings for the file share are managed:
       - pkg: MariaDB server is installed
     - context:
         bind_address: {{ fileshare.private_listen | last | json }}
+        port: {{ fileshare.topology.ports.db }}
         log_bin: {{ mariadb.log_bin | json }}
         socket: {{ mariadb.socket | json }}
         server_id: 1

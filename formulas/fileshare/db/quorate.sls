@@ -3,8 +3,7 @@
     verdict's reasons. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set galera = fileshare.db.get('galera', {}) %}
-{%- set cluster = galera.get('cluster_name', fileshare.get('site', 'fileshare') ~ '-db') %}
+{%- set cluster = fileshare.topology.names.galera_cluster %}
 
 The Galera cluster is quorate:
   galera.quorate:

@@ -3,16 +3,10 @@
     other hosts, no test database. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{#- The server this secures: standalone (all_in_one) or a Galera member (HA). On Galera root's password
-    is the cluster's (replicated): root's my.cnf is written before the server starts, so a joining
-    member, whose socket login the replicated password replaced, is reached with it. #}
-{%- if fileshare.single_host %}
-{%-   set sls_mariadb = tplroot ~ '.db.mariadb' %}
-{%-   set server_ready = {'service': 'MariaDB is running and enabled'} %}
-{%- else %}
-{%-   set sls_mariadb = tplroot ~ '.db.galera' %}
-{%-   set server_ready = {'galera': 'This node is Synced in the Galera cluster'} %}
-{%- endif %}
+{#- The server this secures: standalone (all_in_one: running) or a Galera member (HA: Synced). On Galera
+    root's password is the cluster's (replicated): root's my.cnf is written before the server starts,
+    so a joining member, whose socket login the replicated password replaced, is reached with it. #}
+{%- set sls_mariadb = tplroot ~ ('.db.mariadb' if fileshare.single_host else '.db.galera') %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set mariadb = fileshare.mariadb %}
 {%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
@@ -58,7 +52,7 @@ MariaDB root has the site's password:
     - connection_user: root
     - connection_unix_socket: {{ mariadb.socket }}
     - require:
-      - {{ server_ready | json }}
+      - sls: {{ sls_mariadb }}
 {%- if not fileshare.single_host %}
     - retry: {{ just_started_retry | json }}
 {%- endif %}

@@ -6,7 +6,7 @@
 {%- set sls_packages = tplroot ~ '.infra.packages' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
-{%- set roles = fileshare.node.roles %}
+{%- set roles = fileshare.topology.node.roles %}
 {%- set rotation = fileshare.infra.logrotate %}
 
 {#- How each service reopens its log: a signal to its main process, a graceful reload, a flush
@@ -54,7 +54,7 @@ include:
     - template: jinja
     - mode: '0644'
     - require:
-      - pkg: basic packages are installed
+      - sls: {{ sls_packages }}
     - context:
         service: {{ service.get('service', service.get('fpm_service', name)) | json }}
         logs: {{ service.logs | json }}

@@ -9,7 +9,7 @@
 {%- set smoke = fileshare.smoke_check %}
 {%- set tls = fileshare.get('load', {}).get('tls', {}) %}
 {%- set ca = fileshare.get('pki', {}).get('dir', '') ~ '/lab-ca.crt' if tls.get('lab_ca') else '' %}
-{%- set fqdn = fileshare.get('vip', {}).get('name', '') ~ '.' ~ fileshare.get('domain', '') %}
+{%- set fqdn = fileshare.topology.vip.fqdn %}
 {#- Where each product serves WebDAV. #}
 {%- set dav_paths = {'webdav': '/', 'owncloud': '/remote.php/webdav/', 'seafile': '/seafdav/'} %}
 
@@ -36,7 +36,8 @@ the smoke check command is installed:
     - mode: '0750'
     - context:
         fqdn: {{ fqdn | json }}
-        vip: {{ fileshare.get('vip', {}).get('address', '') | json }}
+        port: {{ fileshare.topology.ports.https }}
+        vip: {{ fileshare.topology.vip.address | json }}
         ca: {{ ca | json }}
         dav_path: {{ dav_paths.get(fileshare.product, '/') | json }}
         netrc: {{ smoke.netrc | json }}

@@ -20,7 +20,7 @@ Memcached configuration is managed:
       - pkg: Memcached is installed
     - context:
         listen: {{ fileshare.private_listen | json }}
-        port: {{ settings.port }}
+        port: {{ fileshare.topology.ports.memcached }}
         memory_mb: {{ settings.memory_mb }}
         max_connections: {{ settings.max_connections }}
         user: {{ memcached.user | json }}

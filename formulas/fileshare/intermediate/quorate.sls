@@ -4,12 +4,11 @@
     fails naming what is wrong. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set master_name = fileshare.intermediate.get('sentinel', {}).get('master_name', 'fileshare') %}
 
 The Sentinels agree on one Redis master with every replica online:
   fileshare_redis.quorate:
-    - name: {{ master_name }}
-    - port: {{ fileshare.sentinel.port }}
+    - name: {{ fileshare.topology.names.sentinel_master }}
+    - port: {{ fileshare.topology.ports.sentinel }}
     - retry:
         attempts: 30
         interval: 2

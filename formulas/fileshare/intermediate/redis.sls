@@ -14,10 +14,8 @@
 {#- Redis makes its outgoing connections (replication, Sentinel links) from the FIRST bind address:
     on HA that must be the node's own address, not loopback. #}
 {%- set listen = fileshare.private_listen | reverse | list if ha else fileshare.private_listen %}
-{%- set masters = [] %}
-{%- for entry in fileshare.nodes if 'intermediate' in entry.get('roles', []) %}
-{%-   do masters.append(entry.address) %}
-{%- endfor %}
+{%- set ports = fileshare.topology.ports %}
+{%- set masters = fileshare.topology.addresses.intermediate %}
 
 Redis is installed:
   pkg.installed:
@@ -37,7 +35,7 @@ Redis configuration is managed:
     - context:
         listen: {{ listen | json }}
         masterauth: {{ ha | json }}
-        port: {{ settings.port }}
+        port: {{ ports.redis }}
         password_key: redis_password
         maxmemory_mb: {{ settings.maxmemory_mb }}
         pidfile: {{ redis.pidfile | json }}
@@ -52,8 +50,8 @@ Redis main config is seeded (then Redis and Sentinel own it):
     - kind: redis
     - address: {{ fileshare.node.address }}
     - initial_master: {{ (masters or [fileshare.node.address]) | first }}
-    - port: {{ settings.port }}
-    - sentinel_port: {{ fileshare.sentinel.port }}
+    - port: {{ ports.redis }}
+    - sentinel_port: {{ ports.sentinel }}
     - lines: ['include {{ redis.ha_config }}']
     - user: {{ redis.user }}
     - group: {{ redis.group }}

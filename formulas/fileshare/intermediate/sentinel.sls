@@ -8,16 +8,14 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- set redis = fileshare.redis %}
 {%- set sentinel = fileshare.sentinel %}
+{%- set ports = fileshare.topology.ports %}
+{%- set master_name = fileshare.topology.names.sentinel_master %}
 {%- set settings = salt['slsutil.merge']({
-      'master_name': 'fileshare',
       'quorum': 2,
       'down_after_ms': 5000,
       'failover_timeout_ms': 60000,
     }, fileshare.intermediate.get('sentinel', {})) %}
-{%- set masters = [] %}
-{%- for entry in fileshare.nodes if 'intermediate' in entry.get('roles', []) %}
-{%-   do masters.append(entry.address) %}
-{%- endfor %}
+{%- set masters = fileshare.topology.addresses.intermediate %}
 
 include:
   - {{ sls_redis }}
@@ -37,14 +35,14 @@ Sentinel config is seeded (then Sentinel owns it):
     - kind: sentinel
     - address: {{ fileshare.node.address }}
     - initial_master: {{ (masters or [fileshare.node.address]) | first }}
-    - master_name: {{ settings.master_name }}
-    - port: {{ fileshare.intermediate.redis.port }}
-    - sentinel_port: {{ sentinel.port }}
+    - master_name: {{ master_name }}
+    - port: {{ ports.redis }}
+    - sentinel_port: {{ ports.sentinel }}
     - quorum: {{ settings.quorum }}
     - user: {{ redis.user }}
     - group: {{ redis.group }}
     - lines:
-      - port {{ sentinel.port }}
+      - port {{ ports.sentinel }}
       # The node's own address first: Sentinel connects out from its first bind address.
       - bind {{ fileshare.private_listen | reverse | join(' ') }}
       - daemonize no
@@ -52,11 +50,11 @@ Sentinel config is seeded (then Sentinel owns it):
       - logfile {{ sentinel.logfile }}
       - dir {{ sentinel.data_dir }}
     - after:
-      - sentinel down-after-milliseconds {{ settings.master_name }} {{ settings.down_after_ms }}
-      - sentinel failover-timeout {{ settings.master_name }} {{ settings.failover_timeout_ms }}
-      - sentinel parallel-syncs {{ settings.master_name }} 1
+      - sentinel down-after-milliseconds {{ master_name }} {{ settings.down_after_ms }}
+      - sentinel failover-timeout {{ master_name }} {{ settings.failover_timeout_ms }}
+      - sentinel parallel-syncs {{ master_name }} 1
     - require:
-      - service: Redis is running and enabled
+      - sls: {{ sls_redis }}
 
 Redis Sentinel is running and enabled:
   service.running:

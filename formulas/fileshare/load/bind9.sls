@@ -47,6 +47,7 @@ bind9's configuration is managed:
         domain: {{ load.domain }}
         zone_file: {{ zone_file }}
         listen: {{ (['127.0.0.1'] + load.listen) | unique | list | json }}
+        port: {{ load.ports.dns }}
         recursion_allowed: {{ dns.get('recursion_allowed', ['127.0.0.1']) | json }}
         allow_update: {{ dns.get('allow_update', False) }}
         tsig_file: {{ bind.config_dir }}/fileshare-tsig.key
@@ -85,11 +86,11 @@ The {{ load.domain }} zone is served:
     - user: {{ bind.user }}
     - group: {{ bind.group }}
     - records:
-      - {name: '{{ fileshare.vip.name }}', type: A, data: '{{ fileshare.vip.address }}'}
-{%- for entry in fileshare.nodes %}
+      - {name: '{{ fileshare.topology.vip.name }}', type: A, data: '{{ fileshare.topology.vip.address }}'}
+{%- for entry in fileshare.topology.nodes %}
       - {name: '{{ entry.name }}', type: A, data: '{{ entry.address }}'}
 {%- endfor %}
-      - {name: _https._tcp, type: SRV, data: '0 0 443 {{ load.fqdn }}.'}
+      - {name: _https._tcp, type: SRV, data: '0 0 {{ load.ports.https }} {{ load.fqdn }}.'}
     - require:
       - service: bind9 is running and enabled
 {%- else %}

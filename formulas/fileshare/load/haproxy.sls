@@ -31,11 +31,7 @@ HAProxy finds the TLS front's key beside its certificate:
     - name: {{ load.cert }}.key
     - target: {{ load.key }}
     - require:
-{%- if load.own_cert %}
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's private key exists
-{%- endif %}
+      - sls: {{ sls_tls }}
 
 {#- The runtime API socket's directory, recreated at every boot (the same line as Debian's package). #}
 HAProxy's runtime directory is declared:
@@ -75,11 +71,7 @@ HAProxy's configuration is valid:
     - require:
       - sysctl: HAProxy may bind the VIP while this node is BACKUP
       - file: HAProxy finds the TLS front's key beside its certificate
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      - sls: {{ sls_tls }}
 
 HAProxy is running and enabled:
   service.running:
@@ -91,9 +83,5 @@ HAProxy is running and enabled:
       - cmd: HAProxy's runtime directory exists
     - watch:
       - file: HAProxy is configured
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      # A new certificate or key (tls.sls: the site's own or the lab CA's) is reloaded.
+      - sls: {{ sls_tls }}

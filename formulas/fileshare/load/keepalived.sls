@@ -41,8 +41,8 @@ keepalived is running and enabled:
     - enable: True
     - reload: True
     - require:
-      - service: HAProxy is running and enabled
-      # Its notify scripts hand sessions over when the VIP moves.
-      - service: the VIP handoff is active and enabled
+      # The VIP only where HAProxy runs; its notify scripts hand sessions over when the VIP moves.
+      - sls: {{ sls_haproxy }}
+      - sls: {{ sls_vip_handoff }}
     - watch:
       - file: keepalived is configured

@@ -1,7 +1,7 @@
 {#- nginx as the TLS front: TLS 1.2/1.3 only on the node's address, HTTP redirected to HTTPS, a
     per-client request rate limit (429 on excess), and a reverse proxy to the app servers that keeps
     WebDAV intact (every method and header passes, bodies stream unbuffered in both directions, no
-    size limit). The main nginx.conf is managed too, so the distribution's default site (port 80 on
+    size limit). The main nginx.conf is managed too, so the distribution's default site (HTTP on
     every address) is gone. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
@@ -47,16 +47,12 @@ nginx (TLS front) configuration is valid:
       - file: nginx's main configuration is managed
       - file: The TLS front is configured
     - require:
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      - sls: {{ sls_tls }}
 
-{#- The package starts nginx with its default site on *:80. A reload cannot trade that wildcard socket
-    for <node address>:80 (the kernel refuses the bind while the wildcard listens) and nginx -s reload
-    still exits 0, so the first switch to the managed nginx.conf is a restart. Later changes reload. #}
+{#- The package starts nginx with its default site on the HTTP port of every address. A reload cannot
+    trade that wildcard socket for <node address>:<the same port> (the kernel refuses the bind while
+    the wildcard listens) and nginx -s reload still exits 0, so the first switch to the managed
+    nginx.conf is a restart. Later changes reload. #}
 nginx (TLS front) takes over its listening addresses:
   cmd.run:
     - name: systemctl restart {{ nginx.service }}
@@ -75,9 +71,5 @@ nginx (TLS front) is running and enabled:
       - cmd: nginx (TLS front) takes over its listening addresses
     - watch:
       - file: The TLS front is configured
-{%- if load.own_cert %}
-      - file: The site's TLS certificate is installed
-      - file: The site's TLS private key is installed
-{%- else %}
-      - x509: The TLS front's certificate is issued by the lab CA
-{%- endif %}
+      # A new certificate or key (tls.sls: the site's own or the lab CA's) is reloaded.
+      - sls: {{ sls_tls }}

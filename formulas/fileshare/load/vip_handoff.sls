@@ -12,7 +12,7 @@
 {%- set context = {
       'handoff': handoff,
       'vip': load.vip,
-      'ports': [80, 443, load.ports.db, load.ports.redis],
+      'ports': [load.ports.http, load.ports.https, load.ports.db_front, load.ports.redis_front],
       'peers': load.load_nodes | rejectattr('name', 'equalto', load.node) | map(attribute='address') | list,
     } %}
 

@@ -7,8 +7,8 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- set storage = fileshare.storage %}
 {%- set mount_point = storage.mount_point.rstrip('/') %}
-{%- set servers = [] %}
-{%- for node in fileshare.nodes if 'storage' in node.get('roles', []) %}{% do servers.append(node.address) %}{% endfor %}
+{%- set servers = fileshare.topology.addresses.storage %}
+{%- set volume = fileshare.topology.names.volume %}
 {%- set backup = ['backup-volfile-servers=' ~ servers[1:] | join(':')] if servers | length > 1 else [] %}
 {#- No kernel-side caching of names and attributes either: another app node may have just changed them.
     direct-io-mode: no kernel page cache for file data. Measured on the lab kernel: a rewrite of the same
@@ -43,10 +43,10 @@ GlusterFS client is installed:
     - pkgs: {{ fileshare.glusterfs.client_pkgs | json }}
 
 # The first storage node serves the volume's layout; the others stand in when it is down at mount time.
-volume {{ storage.volume }} is mounted at {{ mount_point }}:
+volume {{ volume }} is mounted at {{ mount_point }}:
   mount.mounted:
     - name: {{ mount_point }}
-    - device: {{ servers[0] }}:/{{ storage.volume }}
+    - device: {{ servers[0] }}:/{{ volume }}
     - fstype: glusterfs
     - opts: {{ (['defaults', '_netdev'] + fuse_opts) | join(',') }}
     # The kernel's mount table never shows the FUSE client's own options: without this, Salt would
@@ -65,7 +65,7 @@ the volume's FUSE client runs with the current mount options:
     - name: umount -l {{ mount_point }} && mount {{ mount_point }}
     - unless: {{ fuse_client_checks | join(' && ') | json }}
     - require:
-      - mount: volume {{ storage.volume }} is mounted at {{ mount_point }}
+      - mount: volume {{ volume }} is mounted at {{ mount_point }}
 {%-   for service in services %}
 
 {{ service }} starts only with the shared volume mounted:
@@ -79,6 +79,6 @@ the volume's FUSE client runs with the current mount options:
         Requires={{ mount_unit }}
         After={{ mount_unit }}
     - require:
-      - mount: volume {{ storage.volume }} is mounted at {{ mount_point }}
+      - mount: volume {{ volume }} is mounted at {{ mount_point }}
 {%-   endfor %}
 {%- endif %}

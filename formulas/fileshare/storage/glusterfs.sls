@@ -37,9 +37,9 @@ GlusterFS daemon is running and enabled:
       - pkg: GlusterFS server is installed
       - cmd: glusterd leaves the bricks running when it restarts
 
-the brick directory for volume {{ fileshare.storage.volume }} exists:
+the brick directory for volume {{ fileshare.topology.names.volume }} exists:
   file.directory:
-    - name: {{ glusterfs.brick_dir }}/{{ fileshare.storage.volume }}
+    - name: {{ glusterfs.brick_dir }}/{{ fileshare.topology.names.volume }}
     - user: root
     - group: root
     - mode: '0755'

@@ -6,13 +6,12 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- set sls_server = tplroot ~ '.storage.glusterfs' %}
-{%- set volume = fileshare.storage.volume %}
-{%- set storage_nodes = [] %}
-{%- for node in fileshare.nodes if 'storage' in node.get('roles', []) %}{% do storage_nodes.append(node) %}{% endfor %}
-{%- set peers = storage_nodes | map(attribute='address') | reject('equalto', fileshare.node.address) | list %}
+{%- set volume = fileshare.topology.names.volume %}
+{%- set storage_nodes = fileshare.topology.addresses.storage %}
+{%- set peers = storage_nodes | reject('equalto', fileshare.topology.node.address) | list %}
 {%- set bricks = [] %}
-{%- for node in storage_nodes %}
-{%-   do bricks.append(node.address ~ ':' ~ fileshare.glusterfs.brick_dir ~ '/' ~ volume) %}
+{%- for address in storage_nodes %}
+{%-   do bricks.append(address ~ ':' ~ fileshare.glusterfs.brick_dir ~ '/' ~ volume) %}
 {%- endfor %}
 {%- set gluster = 'gluster --mode=script' %}
 

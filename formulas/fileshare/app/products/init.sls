@@ -2,7 +2,10 @@
       - installs what the product needs (packages or a checksummed artifact from fileshare:mirrors),
       - serves it through the selected app server by dropping ONE snippet, named 50-product.conf, into
         the app server's snippet directory (Apache: <apache:config_dir>/fileshare.d, nginx:
-        <nginx:config_dir>/fileshare-app.d) and watch_in-ing that server's service,
+        <nginx:config_dir>/fileshare-app.d); the server checks its configuration and restarts when a
+        state of the product's SLS changes (app/settings.jinja: app.sls.product), and enables the
+        modules app.apache_modules lists (where a product's engine adds its own), so a product never
+        names the server's states,
       - keeps its state under fileshare:app:data_dir (shared storage on HA architectures),
       - uses the fileshare php-fpm pool (app/php.sls) if it is written in PHP.
     webdav is built; owncloud and seafile plug in here in a later issue. -#}

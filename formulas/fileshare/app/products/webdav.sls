@@ -24,6 +24,9 @@ WebDAV needs Apache httpd as the app server:
 {%- else %}
 {%-   set sls_apache = tplroot ~ '.app.apache' %}
 
+{#- Apache (apache.sls) enables app.apache_modules, which holds the engine's modules, and checks its
+    configuration and restarts when a state here changes: nothing here names Apache's states. Its
+    package comes first (included first), so its group exists for the files below. #}
 include:
   - {{ sls_apache }}
 
@@ -48,10 +51,6 @@ The WebDAV users' password file is managed:
     - show_changes: False
     - source: {{ files_switch(['htpasswd.jinja'], lookup='webdav-htpasswd') }}
     - template: jinja
-    - require:
-      - pkg: Apache httpd is installed
-    - watch_in:
-      - service: Apache httpd is running and enabled
 
 {%-   if app.webdav_engine == 'mod_dav' %}
 
@@ -69,19 +68,15 @@ WebDAV is served by Apache mod_dav:
     - source: {{ files_switch(['apache-webdav.conf.jinja'], lookup='apache-webdav') }}
     - template: jinja
     - mode: '0644'
+    - makedirs: True
     - context:
         app: {{ app | json }}
         data_dir: {{ fileshare.app.data_dir }}
         php_socket_dir: {{ fileshare.php.socket_dir }}
     - require:
-      - file: Apache's fileshare snippet directory exists
       - file: The WebDAV data directory exists
       - file: The WebDAV lock database directory exists
       - file: The WebDAV users' password file is managed
-    - require_in:
-      - cmd: Apache httpd configuration is valid
-    - watch_in:
-      - service: Apache httpd is running and enabled
 {%-   elif not mirrors.get('python') %}
 
 WsgiDAV needs the site's Python mirror:
@@ -134,6 +129,7 @@ The WsgiDAV configuration is managed:
     - show_changes: False
     - context:
         wsgidav: {{ wsgidav | json }}
+        port: {{ app.webdav_port }}
         data_dir: {{ fileshare.app.data_dir }}
         redis: {{ app.redis | json }}
 
@@ -160,19 +156,6 @@ WsgiDAV is running and enabled:
       - file: The WsgiDAV server program is in place
       - file: The WsgiDAV configuration is managed
       - file: The WsgiDAV service unit is installed
-{%-     if apache.layout == 'debian' %}
-
-Apache module proxy_http is enabled:
-  cmd.run:
-    - name: a2enmod -q proxy_http
-    - creates: {{ apache.config_dir }}/mods-enabled/proxy_http.load
-    - require:
-      - pkg: Apache httpd is installed
-    - onchanges_in:
-      - cmd: Apache httpd configuration is valid
-    - watch_in:
-      - service: Apache httpd is running and enabled
-{%-     endif %}
 
 WebDAV is served by WsgiDAV behind Apache:
   file.managed:
@@ -180,16 +163,13 @@ WebDAV is served by WsgiDAV behind Apache:
     - source: {{ files_switch(['apache-webdav-proxy.conf.jinja'], lookup='apache-webdav-proxy') }}
     - template: jinja
     - mode: '0644'
+    - makedirs: True
     - context:
         app: {{ app | json }}
         wsgidav: {{ wsgidav | json }}
+        port: {{ app.webdav_port }}
     - require:
-      - file: Apache's fileshare snippet directory exists
       - file: The WebDAV users' password file is managed
       - service: WsgiDAV is running and enabled
-    - require_in:
-      - cmd: Apache httpd configuration is valid
-    - watch_in:
-      - service: Apache httpd is running and enabled
 {%-   endif %}
 {%- endif %}

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """
-Galera health responder for load balancers (the clustercheck convention on port 9200).
+Galera health responder for load balancers (the clustercheck convention).
+
+It listens on --port: the site's fileshare:ports:galera_health, which its systemd unit passes.
 
 GET / answers 200 only when this node is in the Primary component, ready and Synced (Donor or
 Desynced too with --allow-donor), 503 otherwise. The JSON body names the reason and carries the
@@ -96,7 +98,7 @@ def make_handler(checker):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--bind", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=9200)
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--logic", required=True, help="path of the galera Salt module copy")
     parser.add_argument("--client", default="mysql")
     parser.add_argument("--defaults-file", default=None)

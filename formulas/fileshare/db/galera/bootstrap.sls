@@ -7,12 +7,9 @@
 {%- set sls_galera = tplroot ~ '.db.galera' %}
 {%- set sls_database = tplroot ~ '.db.database' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set galera = fileshare.db.get('galera', {}) %}
-{%- set cluster = galera.get('cluster_name', fileshare.get('site', 'fileshare') ~ '-db') %}
-{%- set first = [] %}
-{%- for entry in fileshare.nodes if 'db' in entry.get('roles', []) %}
-{%-   do first.append(entry.name) %}
-{%- endfor %}
+{%- set cluster = fileshare.topology.names.galera_cluster %}
+{#- The first writer starts the cluster (the one HAProxy sends writes to while it is up). #}
+{%- set first = fileshare.topology.db_writers %}
 
 include:
   - {{ sls_galera }}

@@ -10,12 +10,8 @@
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set mariadb = fileshare.mariadb %}
-{%- set galera = fileshare.db.get('galera', {}) %}
-{%- set cluster = galera.get('cluster_name', fileshare.get('site', 'fileshare') ~ '-db') %}
-{%- set members = [] %}
-{%- for entry in fileshare.nodes if 'db' in entry.get('roles', []) %}
-{%-   do members.append(entry.address) %}
-{%- endfor %}
+{%- set cluster = fileshare.topology.names.galera_cluster %}
+{%- set members = fileshare.topology.addresses.db %}
 
 include:
   - {{ sls_secure }}
@@ -60,6 +56,7 @@ MariaDB Galera settings are managed:
         provider: {{ mariadb.wsrep_provider | json }}
         cluster: {{ cluster | json }}
         members: {{ members | json }}
+        ports: {{ fileshare.topology.ports | json }}
         address: {{ fileshare.node.address | json }}
         node_name: {{ fileshare.node.name | json }}
 

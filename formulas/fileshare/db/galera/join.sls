@@ -3,8 +3,7 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- set sls_galera = tplroot ~ '.db.galera' %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
-{%- set galera = fileshare.db.get('galera', {}) %}
-{%- set cluster = galera.get('cluster_name', fileshare.get('site', 'fileshare') ~ '-db') %}
+{%- set cluster = fileshare.topology.names.galera_cluster %}
 
 include:
   - {{ sls_galera }}
