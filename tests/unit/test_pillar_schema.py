@@ -4,7 +4,6 @@ one error naming the key and the reason, without ever echoing a secret.
 """
 
 import copy
-import importlib.util
 import pathlib
 
 import pytest
@@ -12,21 +11,15 @@ import salt.config
 import salt.pillar
 import yaml
 from salt.exceptions import CommandExecutionError
+from suite_modules import load
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fp = _load("fileshare_pillar_module", "_modules/fileshare_pillar.py")
-fp_state = _load("fileshare_pillar_state", "_states/fileshare_pillar.py")
-fp_topology = _load("fileshare_topology_module", "_modules/fileshare_topology.py")
+fp = load("_modules/fileshare_pillar.py", "fileshare_pillar_module")
+fp_state = load("_states/fileshare_pillar.py", "fileshare_pillar_state")
+fp_topology = load("_modules/fileshare_topology.py", "fileshare_topology_module")
 
 
 def render_example_pillar(architecture, tmp_path, minion_id="node1"):
