@@ -10,7 +10,8 @@ Two layers, as in the rest of the suite:
 The JSON Schema (draft 2020-12) lives in this module, not in a file beside the formula: the module is
 what ``saltutil.sync_all`` ships to the master's own minion (``state.orchestrate``) and to every node,
 so the schema travels with the code that applies it and validation needs no fileserver round trip
-before it can say what is wrong. ``docs/pillar.md`` is its human reference.
+before it can say what is wrong (one rule compares the pillar with ``parameters/defaults.yaml`` when
+the fileserver has it). ``docs/pillar.md`` is its human reference.
 
 Reasons never contain the value of anything under ``fileshare:secrets``.
 """
@@ -19,6 +20,7 @@ import difflib
 import ipaddress
 import logging
 
+import yaml
 from salt.exceptions import CommandExecutionError
 
 try:
@@ -771,17 +773,50 @@ def unbuilt_problems(data):
     return found
 
 
-def semantic_problems(data):
+def storage_problems(data, defaults=None):
+    """HA app nodes serve the data directory from the shared volume mounted at storage:mount_point
+    (formulas/fileshare/storage/client.sls refuses anything else, but only at the app step, after the
+    layers before it). ``defaults`` (parameters/defaults.yaml) gives the mount point the pillar leaves
+    out; without either the rule cannot tell and passes."""
+    if data["architecture"] == "all_in_one":
+        return []
+    storage = data["storage"]
+    default = (defaults or {}).get("storage") or {}
+    if (storage.get("backend") or default.get("backend") or "glusterfs") != "glusterfs":
+        return []
+    mount_point = storage.get("mount_point") or default.get("mount_point")
+    if not mount_point:
+        return []
+    mount_point = mount_point.rstrip("/")
+    data_dir = data["app"]["data_dir"]
+    if (data_dir + "/").startswith(mount_point + "/"):
+        return []
+    return [
+        {
+            "key": "fileshare:app:data_dir",
+            "reason": f"{data_dir} must lie under fileshare:storage:mount_point ({mount_point}) on "
+            f"{data['architecture']}: every app node serves it from the GlusterFS volume mounted there",
+        }
+    ]
+
+
+def semantic_problems(data, defaults=None):
     """What is not built first; address rules next; topology only once every address is sound (one
     defect, one message)."""
     return (
-        unbuilt_problems(data) or address_problems(data) or topology_problems(data) or webdav_problems(data)
+        unbuilt_problems(data)
+        or address_problems(data)
+        or topology_problems(data)
+        or webdav_problems(data)
+        or storage_problems(data, defaults)
     )
 
 
-def problems(data):
+def problems(data, defaults=None):
     """
     Pure validation of the ``fileshare`` pillar subtree: ``[]`` when valid, else ``[{key, reason}]``.
+    ``defaults`` (parameters/defaults.yaml, optional) serves the rules that compare the pillar with a
+    default it leaves out.
 
     Schema problems are reported alone (the semantic rules need a well-formed tree).
     """
@@ -792,7 +827,7 @@ def problems(data):
                 "reason": "is missing: no fileshare pillar for this minion (see pillar/top.sls)",
             }
         ]
-    return schema_problems(data) or semantic_problems(data)
+    return schema_problems(data) or semantic_problems(data, defaults)
 
 
 def message(found):
@@ -819,6 +854,18 @@ def __virtual__():
     return __virtualname__
 
 
+_DEFAULTS = "salt://fileshare/parameters/defaults.yaml"
+
+
+def _defaults():
+    """parameters/defaults.yaml from the fileserver; {} where there is none (the schema and every rule
+    but the one needing a default still apply)."""
+    if "cp.get_file_str" not in __salt__:
+        return {}
+    text = __salt__["cp.get_file_str"](_DEFAULTS)
+    return (yaml.safe_load(text) or {}) if text else {}
+
+
 def _subtree(data):
     if data is None:
         return __pillar__.get("fileshare")
@@ -836,7 +883,7 @@ def validate(data=None):
         salt-call fileshare_pillar.validate
         salt-run salt.cmd fileshare_pillar.validate
     """
-    return problems(_subtree(data))
+    return problems(_subtree(data), _defaults())
 
 
 def check(data=None):

@@ -195,9 +195,27 @@ _FULL_HA_TWO_DB = (
 )
 
 
+_FULL_HA = _FULL_HA_TWO_DB + [{"name": "db3", "address": "10.77.0.53", "roles": ["db", "infra"]}]
+
+
+def _data_dir(path):
+    def mutate(d):
+        _ha("full_ha", _FULL_HA)(d)
+        d["app"]["data_dir"] = path
+
+    return mutate
+
+
 @pytest.mark.parametrize(
     ("orchestration", "mutate", "message"),
     [
+        pytest.param(
+            "fileshare.full_ha",
+            _data_dir("/data"),
+            # The mount point is the default of parameters/defaults.yaml, read from the master's fileserver.
+            "fileshare:app:data_dir: /data must lie under fileshare:storage:mount_point (/srv/fileshare)",
+            id="full_ha_data_dir_off_the_shared_volume",
+        ),
         pytest.param(
             "fileshare.full_ha",
             _ha("full_ha", _FULL_HA_TWO_DB),

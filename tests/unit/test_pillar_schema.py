@@ -512,6 +512,13 @@ BAD += [
         "only from the site's Python mirror",
     ),
     (
+        "data_dir_outside_the_shared_volume",
+        "full_ha",
+        _set(["storage"], {"volume": "fileshare", "mount_point": "/srv/gluster"}),
+        "fileshare:app:data_dir",
+        "/srv/fileshare/data must lie under fileshare:storage:mount_point (/srv/gluster) on full_ha",
+    ),
+    (
         "no_package_mirror",
         "all_in_one",
         _delete(["mirrors", "apt"]),
@@ -579,11 +586,44 @@ def test_several_problems_are_all_listed_and_the_message_counts_them(examples):
 # --- the Salt layer: exec module functions and the state --------------------------------------------
 
 
+def test_data_dir_is_checked_against_the_default_mount_point(examples):
+    data = copy.deepcopy(examples["mini_ha"])
+    data["app"]["data_dir"] = "/data"
+    found = fp.problems(data, _defaults())
+    assert found == [
+        {
+            "key": "fileshare:app:data_dir",
+            "reason": "/data must lie under fileshare:storage:mount_point (/srv/fileshare) on mini_ha: "
+            "every app node serves it from the GlusterFS volume mounted there",
+        }
+    ]
+    # Without the defaults the rule cannot tell; all_in_one and a local backend have no shared volume.
+    assert fp.problems(data) == []
+    data["storage"]["backend"] = "local"
+    assert fp.problems(data, _defaults()) == []
+    single = copy.deepcopy(examples["all_in_one"])
+    single["app"]["data_dir"] = "/data"
+    assert fp.problems(single, _defaults()) == []
+
+
 @pytest.fixture
 def salt_module(examples):
     fp.__pillar__ = {"fileshare": copy.deepcopy(examples["mini_ha"])}
+    fp.__salt__ = {}
     yield fp
-    del fp.__pillar__
+    del fp.__pillar__, fp.__salt__
+
+
+def test_validate_reads_the_defaults_from_the_fileserver(salt_module):
+    """Salt's cp.get_file_str serves parameters/defaults.yaml; validate compares the pillar with it."""
+    defaults = REPO / "formulas/fileshare/parameters/defaults.yaml"
+    salt_module.__salt__ = {
+        "cp.get_file_str": lambda path: (
+            defaults.read_text() if path == "salt://fileshare/parameters/defaults.yaml" else False
+        )
+    }
+    salt_module.__pillar__["fileshare"]["app"]["data_dir"] = "/data"
+    assert [f["key"] for f in salt_module.validate()] == ["fileshare:app:data_dir"]
 
 
 def test_check_raises_naming_key_and_reason(salt_module):
