@@ -234,13 +234,29 @@ SCHEMA = {
         },
         "load": _fixed(
             {
+                # load/tls.sls installs cert and key when both are there, else makes a lab CA.
                 "tls": _fixed(
                     {
                         "lab_ca": {"type": "boolean"},
                         # PEM certificate chain and key; the key is a secret (never echoed).
                         "cert": {"type": "string"},
                         "key": {"type": "string"},
-                    }
+                    },
+                    allOf=[
+                        {
+                            "dependentRequired": {"cert": ["key"], "key": ["cert"]},
+                            "x-reason": "needs both cert and key (the site's own certificate), or neither "
+                            "(a lab CA)",
+                        },
+                        {
+                            "if": {"properties": {"lab_ca": {"const": False}}, "required": ["lab_ca"]},
+                            "then": {
+                                "required": ["cert", "key"],
+                                "x-reason": "is required with lab_ca false: without the site's own "
+                                "certificate the front would get a lab CA's",
+                            },
+                        },
+                    ],
                 ),
                 "acl": _fixed(
                     {

@@ -332,7 +332,9 @@ BAD = [
     (
         "tls_key_not_a_string",
         "all_in_one",
-        _set(["load", "tls", "key"], ["-----BEGIN PRIVATE KEY-----"]),
+        _set(
+            ["load", "tls"], {"cert": "-----BEGIN CERTIFICATE-----", "key": ["-----BEGIN PRIVATE KEY-----"]}
+        ),
         "fileshare:load:tls:key",
         "must be a string, got a list",
     ),
@@ -519,6 +521,13 @@ BAD += [
         "/srv/fileshare/data must lie under fileshare:storage:mount_point (/srv/gluster) on full_ha",
     ),
     (
+        "tls_cert_without_key",
+        "full_ha",
+        _set(["load", "tls"], {"cert": "-----BEGIN CERTIFICATE-----"}),
+        "fileshare:load:tls",
+        "needs both cert and key",
+    ),
+    (
         "no_package_mirror",
         "all_in_one",
         _delete(["mirrors", "apt"]),
@@ -584,6 +593,16 @@ def test_several_problems_are_all_listed_and_the_message_counts_them(examples):
 
 
 # --- the Salt layer: exec module functions and the state --------------------------------------------
+
+
+def test_no_lab_ca_needs_the_site_certificate_and_key(examples):
+    data = copy.deepcopy(examples["all_in_one"])
+    data["load"]["tls"] = {"lab_ca": False}
+    found = fp.problems(data)
+    assert [f["key"] for f in found] == ["fileshare:load:tls:cert", "fileshare:load:tls:key"]
+    assert all("is required with lab_ca false" in f["reason"] for f in found)
+    data["load"]["tls"].update(cert="-----BEGIN CERTIFICATE-----", key="-----BEGIN PRIVATE KEY-----")
+    assert fp.problems(data) == []
 
 
 def test_data_dir_is_checked_against_the_default_mount_point(examples):
