@@ -10,14 +10,17 @@ Two layers, as in the rest of the suite:
 The JSON Schema (draft 2020-12) lives in this module, not in a file beside the formula: the module is
 what ``saltutil.sync_all`` ships to the master's own minion (``state.orchestrate``) and to every node,
 so the schema travels with the code that applies it and validation needs no fileserver round trip
-before it can say what is wrong. ``docs/pillar.md`` is its human reference.
+before it can say what is wrong (one rule compares the pillar with ``parameters/defaults.yaml`` when
+the fileserver has it). ``docs/pillar.md`` is its human reference.
 
 Reasons never contain the value of anything under ``fileshare:secrets``.
 """
 
+import difflib
 import ipaddress
 import logging
 
+import yaml
 from salt.exceptions import CommandExecutionError
 
 try:
@@ -32,15 +35,35 @@ log = logging.getLogger(__name__)
 __virtualname__ = "fileshare_pillar"
 
 ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
-# Roles every node of all_in_one / mini_ha carries (arbitrator is a full_ha option only).
+# Roles every node of all_in_one / mini_ha carries. arbitrator (garbd) is named but not built yet.
 LAYER_ROLES = ["load", "app", "db", "intermediate", "storage", "infra"]
 ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
 PRODUCTS = ["owncloud", "seafile", "webdav"]
+# Products the contract names but no state builds yet (semantic rule unbuilt_problems refuses them).
+UNBUILT_PRODUCTS = ["owncloud", "seafile"]
+# The package mirror a node's OS family reads (infra/repositories.sls): a site needs at least one.
+PACKAGE_MIRRORS = ["apt", "rpm", "pacman"]
 # fileshare:ports (parameters/defaults.yaml holds their values; a unit test keeps the two lists equal).
 PORTS = [
-    "http", "https", "ssh", "dns", "app", "webdav", "db", "galera_replication", "galera_ist", "galera_sst",
-    "galera_health", "redis", "sentinel", "memcached", "glusterd", "gluster_management", "db_front",
-    "redis_front", "haproxy_stats",
+    "http",
+    "https",
+    "ssh",
+    "dns",
+    "app",
+    "webdav",
+    "db",
+    "galera_replication",
+    "galera_ist",
+    "galera_sst",
+    "galera_health",
+    "redis",
+    "sentinel",
+    "memcached",
+    "glusterd",
+    "gluster_management",
+    "db_front",
+    "redis_front",
+    "haproxy_stats",
 ]
 
 _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -67,17 +90,40 @@ def _networks():
     }
 
 
-def _product_needs_artifact(product):
+def _fixed(properties, required=None, **extra):
+    """A map with a fixed set of keys: any other key is refused, with the nearest known one named."""
+    schema = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+def _path():
+    return {"type": "string", "pattern": r"^/[^\s]*$", "x-reason": "must be an absolute path without spaces"}
+
+
+def _size(example):
+    return {"type": "string", "pattern": _SIZE, "x-reason": f"must be a size like {example}"}
+
+
+def _label(what):
     return {
-        "if": {"properties": {"product": {"const": product}}, "required": ["product"]},
-        "then": {
-            "properties": {
-                "artifacts": {
-                    "required": [product],
-                    "x-reason": f"product {product} needs its artifact (url and sha256) here",
-                }
-            }
-        },
+        "type": "string",
+        "pattern": f"^{_DNS_LABEL}$",
+        "x-reason": f"must be a DNS label (a-z, 0-9, '-', at most 63 characters){what}",
+    }
+
+
+def _name(what, chars="letters, digits, '_', '.', '-'", pattern="^[A-Za-z0-9_.-]{1,64}$"):
+    return {"type": "string", "pattern": pattern, "x-reason": f"must be {what} ({chars})"}
+
+
+def _required_when(condition, block, keys, reason):
+    """JSON Schema if/then: when ``condition`` holds for the top level, ``block`` must hold ``keys``."""
+    return {
+        "if": {"properties": condition, "required": list(condition)},
+        "then": {"properties": {block: {"required": keys, "x-reason": reason}}},
     }
 
 
@@ -96,7 +142,6 @@ SCHEMA = {
         "vip",
         "nodes",
         "mirrors",
-        "artifacts",
         "load",
         "app",
         "db",
@@ -119,45 +164,29 @@ SCHEMA = {
         },
         "architecture": {"enum": ARCHITECTURES},
         "product": {"enum": PRODUCTS},
-        "network": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["subnet"],
-            "properties": {
+        "network": _fixed(
+            {
                 "subnet": {
                     "type": "string",
                     "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$",
                     "x-reason": "must be an IPv4 network in CIDR form (e.g. 10.77.0.0/24)",
                 },
             },
-        },
-        "vip": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["address", "name"],
-            "properties": {
+            required=["subnet"],
+        ),
+        "vip": _fixed(
+            {
                 "address": {"type": "string", "format": "ipv4", "x-reason": "must be an IPv4 address"},
-                "name": {
-                    "type": "string",
-                    "pattern": f"^{_DNS_LABEL}$",
-                    "x-reason": "must be a DNS label (a-z, 0-9, '-', at most 63 characters)",
-                },
+                "name": _label(""),
             },
-        },
+            required=["address", "name"],
+        ),
         "nodes": {
             "type": "array",
             "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "address", "roles"],
-                "properties": {
-                    "name": {
-                        "type": "string",
-                        "pattern": f"^{_DNS_LABEL}$",
-                        "x-reason": "must be a DNS label (a-z, 0-9, '-', at most 63 characters): "
-                        "it is the minion id and host name",
-                    },
+            "items": _fixed(
+                {
+                    "name": _label(": it is the minion id and host name"),
                     "address": {"type": "string", "format": "ipv4", "x-reason": "must be an IPv4 address"},
                     "roles": {
                         "type": "array",
@@ -166,20 +195,32 @@ SCHEMA = {
                         "items": {"enum": ROLES},
                     },
                 },
-            },
+                required=["name", "address", "roles"],
+            ),
         },
+        # A free map (name -> URL); the states read python (Salt extensions, WsgiDAV) and the package
+        # mirror of the node's OS (apt and apt_security, rpm or pacman).
         "mirrors": {
             "type": "object",
-            "minProperties": 1,
             "propertyNames": {"pattern": r"^[a-z][a-z0-9_]*$"},
             "additionalProperties": _url("a mirror"),
+            "allOf": [
+                {
+                    "required": ["python"],
+                    "x-reason": "is required: the Salt extensions and WsgiDAV install only from the site's "
+                    "Python mirror",
+                },
+                {
+                    "anyOf": [{"required": [key]} for key in PACKAGE_MIRRORS],
+                    "x-reason": f"needs the package mirror of the nodes' OS: {', '.join(PACKAGE_MIRRORS)}",
+                },
+            ],
         },
+        # The contract for the products to come (ownCloud, Seafile): no state reads it yet.
         "artifacts": {
             "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "required": ["url", "sha256"],
-                "properties": {
+            "additionalProperties": _fixed(
+                {
                     "url": _url("an artifact url"),
                     "sha256": {
                         "type": "string",
@@ -188,24 +229,37 @@ SCHEMA = {
                     },
                     "version": {"type": "string"},
                 },
-            },
+                required=["url", "sha256"],
+            ),
         },
-        "load": {
-            "type": "object",
-            "required": ["tls"],
-            "properties": {
-                "tls": {
-                    "type": "object",
-                    "properties": {
+        "load": _fixed(
+            {
+                # load/tls.sls installs cert and key when both are there, else makes a lab CA.
+                "tls": _fixed(
+                    {
                         "lab_ca": {"type": "boolean"},
                         # PEM certificate chain and key; the key is a secret (never echoed).
                         "cert": {"type": "string"},
                         "key": {"type": "string"},
                     },
-                },
-                "acl": {
-                    "type": "object",
-                    "properties": {
+                    allOf=[
+                        {
+                            "dependentRequired": {"cert": ["key"], "key": ["cert"]},
+                            "x-reason": "needs both cert and key (the site's own certificate), or neither "
+                            "(a lab CA)",
+                        },
+                        {
+                            "if": {"properties": {"lab_ca": {"const": False}}, "required": ["lab_ca"]},
+                            "then": {
+                                "required": ["cert", "key"],
+                                "x-reason": "is required with lab_ca false: without the site's own "
+                                "certificate the front would get a lab CA's",
+                            },
+                        },
+                    ],
+                ),
+                "acl": _fixed(
+                    {
                         "admin_paths": {
                             "type": "array",
                             "items": {
@@ -216,11 +270,10 @@ SCHEMA = {
                         },
                         "admin_sources": _networks(),
                         "allowed_sources": _networks(),
-                    },
-                },
-                "keepalived": {
-                    "type": "object",
-                    "properties": {
+                    }
+                ),
+                "keepalived": _fixed(
+                    {
                         # Seconds; below 1 keepalived speaks VRRPv3 (centiseconds, at most 40.95 s).
                         "advert_int": {"type": "number", "minimum": 0.05, "maximum": 255},
                         "check_interval": {"type": "integer", "minimum": 1, "maximum": 60},
@@ -228,166 +281,131 @@ SCHEMA = {
                         "virtual_router_id": {"type": "integer", "minimum": 1, "maximum": 255},
                         "preempt_delay": {"type": "integer", "minimum": 0, "maximum": 1000},
                         "interface": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,15}$"},
+                        # A free map: node name -> VRRP priority.
                         "priorities": {
                             "type": "object",
                             "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 254},
                         },
-                    },
-                },
-                "rate_limit": {
-                    "type": "object",
-                    "properties": {
+                    }
+                ),
+                "rate_limit": _fixed(
+                    {
                         "requests_per_second": {"type": "integer", "minimum": 1},
                         "burst": {"type": "integer", "minimum": 0},
-                    },
-                },
-                "dns": {"type": "object", "properties": {"recursion_allowed": _networks()}},
+                    }
+                ),
+                "dns": _fixed({"recursion_allowed": _networks(), "allow_update": {"type": "boolean"}}),
             },
-        },
-        "app": {
-            "type": "object",
-            "required": ["server", "data_dir"],
-            "properties": {
+            required=["tls"],
+        ),
+        "app": _fixed(
+            {
                 "server": {"enum": ["apache", "nginx"]},
-                "data_dir": {
-                    "type": "string",
-                    "pattern": r"^/[^\s]*$",
-                    "x-reason": "must be an absolute path without spaces",
-                },
-                "php": {
-                    "type": "object",
-                    "properties": {
-                        "memory_limit": {
-                            "type": "string",
-                            "pattern": _SIZE,
-                            "x-reason": "must be a size like 512M",
-                        },
-                        "upload_max_filesize": {
-                            "type": "string",
-                            "pattern": _SIZE,
-                            "x-reason": "must be a size like 2G",
-                        },
-                    },
-                },
-                "webdav": {
-                    "type": "object",
-                    "properties": {
+                "data_dir": _path(),
+                # The app server's document root, where a product's code lives.
+                "product_dir": _path(),
+                "health": _fixed({"dir": _path(), "config": _path()}),
+                "php": _fixed(
+                    {
+                        "memory_limit": _size("512M"),
+                        "upload_max_filesize": _size("2G"),
+                        "max_children": {"type": "integer", "minimum": 1},
+                    }
+                ),
+                "webdav": _fixed(
+                    {
                         "realm": {"type": "string", "minLength": 1},
                         # mod_dav shares no locks between app nodes (docs/webdav.md); empty = by architecture.
                         "engine": {"enum": ["", "mod_dav", "wsgidav"]},
                         "lock_db": {"type": "string", "pattern": r"^(/[^\s]*)?$"},
-                    },
-                },
+                    }
+                ),
             },
-        },
-        "db": {
-            "type": "object",
-            "required": ["engine", "name", "user"],
-            "properties": {
+            required=["server", "data_dir"],
+        ),
+        "db": _fixed(
+            {
                 "engine": {"enum": ["mariadb", "postgresql"]},
-                "name": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
-                    "x-reason": "must be a database identifier (letters, digits, '_')",
-                },
-                "user": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,31}$",
-                    "x-reason": "must be a database user name (letters, digits, '_', at most 32)",
-                },
+                "name": _name(
+                    "a database identifier", "letters, digits, '_'", "^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+                ),
+                "user": _name(
+                    "a database user name",
+                    "letters, digits, '_', at most 32",
+                    "^[A-Za-z_][A-Za-z0-9_]{0,31}$",
+                ),
             },
-        },
-        "intermediate": {
-            "type": "object",
-            "properties": {
-                "redis": {
-                    "type": "object",
-                    "properties": {"maxmemory_mb": {"type": "integer", "minimum": 16}},
-                },
-                "memcached": {
-                    "type": "object",
-                    "properties": {
+            required=["engine", "name", "user"],
+        ),
+        "intermediate": _fixed(
+            {
+                "redis": _fixed({"maxmemory_mb": {"type": "integer", "minimum": 16}}),
+                "sentinel": _fixed(
+                    {
+                        "quorum": {"type": "integer", "minimum": 1},
+                        "down_after_ms": {"type": "integer", "minimum": 100},
+                        "failover_timeout_ms": {"type": "integer", "minimum": 1000},
+                    }
+                ),
+                "memcached": _fixed(
+                    {
                         "memory_mb": {"type": "integer", "minimum": 16},
                         "max_connections": {"type": "integer", "minimum": 16},
-                    },
-                },
-            },
-        },
+                    }
+                ),
+            }
+        ),
         # Every port and name of the topology (defaults: parameters/defaults.yaml ports, names).
-        "ports": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
+        "ports": _fixed(
+            {
                 **{key: _port() for key in PORTS},
                 "gluster_bricks": {
                     "type": "string",
                     "pattern": r"^[0-9]{1,5}-[0-9]{1,5}$",
                     "x-reason": "must be a port range FIRST-LAST (Gluster's base-port and max-port)",
                 },
-            },
-        },
-        "names": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "galera_cluster": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z0-9_-]{0,64}$",
-                    "x-reason": "must be a cluster name (letters, digits, '_', '-'); empty = <site>-db",
-                },
-                "sentinel_master": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z0-9_.-]{1,64}$",
-                    "x-reason": "must be a Sentinel master name (letters, digits, '_', '.', '-')",
-                },
-                "backends": {
+            }
+        ),
+        "names": _fixed(
+            {
+                "galera_cluster": _name(
+                    "a cluster name", "letters, digits, '_', '-'; empty = <site>-db", "^[A-Za-z0-9_-]{0,64}$"
+                ),
+                "sentinel_master": _name("a Sentinel master name"),
+                "backends": _fixed(
+                    {role: _name("an HAProxy backend name") for role in ("app", "db", "redis")}
+                ),
+            }
+        ),
+        "storage": _fixed(
+            {
+                "volume": _name("a volume name", "letters, digits, '_', '-'", "^[A-Za-z0-9_-]+$"),
+                # Empty = by architecture: local on all_in_one, glusterfs on HA.
+                "backend": {"enum": ["", "local", "glusterfs"]},
+                # HA: where app nodes mount the volume; it must hold app:data_dir.
+                "mount_point": _path(),
+                # A free map: Gluster volume option -> value (gluster volume set).
+                "options": {
                     "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        role: {
-                            "type": "string",
-                            "pattern": "^[A-Za-z0-9_.-]{1,64}$",
-                            "x-reason": "must be an HAProxy backend name (letters, digits, '_', '.', '-')",
-                        }
-                        for role in ("app", "db", "redis")
-                    },
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
                 },
             },
-        },
-        "storage": {
-            "type": "object",
-            "required": ["volume"],
-            "properties": {
-                "volume": {
-                    "type": "string",
-                    "pattern": "^[A-Za-z0-9_-]+$",
-                    "x-reason": "must be a volume name (letters, digits, '_', '-')",
-                },
-            },
-        },
-        "infra": {
-            "type": "object",
-            "properties": {
-                "journald": {
-                    "type": "object",
-                    "properties": {
-                        "system_max_use": {
-                            "type": "string",
-                            "pattern": _SIZE,
-                            "x-reason": "must be a size like 200M",
-                        },
-                        "max_retention": {"type": "string", "minLength": 1},
-                    },
-                },
-                "logrotate": {
-                    "type": "object",
-                    "properties": {
+            required=["volume"],
+        ),
+        "infra": _fixed(
+            {
+                "journald": _fixed(
+                    {"system_max_use": _size("200M"), "max_retention": {"type": "string", "minLength": 1}}
+                ),
+                "logrotate": _fixed(
+                    {
                         "rotate": {"type": "integer", "minimum": 1},
                         "frequency": {"enum": ["daily", "weekly", "monthly"]},
-                    },
-                },
-            },
-        },
+                    }
+                ),
+            }
+        ),
+        # A free map of secrets (strings) plus webdav_users (user -> password).
         "secrets": {
             "type": "object",
             "required": ["db_root_password", "db_password", "redis_password", "tsig_key"],
@@ -401,17 +419,15 @@ SCHEMA = {
             "additionalProperties": {"type": "string", "minLength": 1},
         },
         # The site's release (fileshare.release; moved node by node by fileshare.rolling_upgrade).
-        "release": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["name"],
-            "properties": {
+        "release": _fixed(
+            {
                 "name": {
                     "type": "string",
                     "pattern": r"^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$",
                     "x-reason": "must be a release name (letters, digits, '.', '_', '+', '~', '-'; "
                     "at most 64 characters)",
                 },
+                # A free map: Debian package -> exact version.
                 "packages": {
                     "type": "object",
                     "propertyNames": {
@@ -425,61 +441,44 @@ SCHEMA = {
                     },
                 },
             },
-        },
+            required=["name"],
+        ),
         # nftables (formulas/fileshare/infra/firewall.sls): on by default on mini_ha/full_ha.
-        "firewall": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
+        "firewall": _fixed(
+            {
                 "enabled": {"type": "boolean"},
                 # Who may ssh to the nodes; nobody when empty.
                 "admin_sources": _networks(),
-            },
-        },
+            }
+        ),
         # Free-form overrides merged over the OS map (template-formula's `lookup`).
         "lookup": {"type": "object"},
         # Per-site template overrides (TOFS, see formulas/fileshare/libtofs.jinja).
-        "tofs": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
+        "tofs": _fixed(
+            {
                 "files_switch": {"type": "array", "items": {"type": "string"}},
+                # A free map: template -> the files to look for instead.
                 "source_files": {
                     "type": "object",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
-            },
-        },
+            }
+        ),
     },
     "allOf": [
-        _product_needs_artifact("owncloud"),
-        _product_needs_artifact("seafile"),
-        {
-            # The load nodes of mini_ha and full_ha share the VIP by VRRP, authenticated.
-            "if": {
-                "properties": {"architecture": {"enum": ["mini_ha", "full_ha"]}},
-                "required": ["architecture"],
-            },
-            "then": {
-                "properties": {
-                    "secrets": {
-                        "required": ["vrrp_password"],
-                        "x-reason": "mini_ha and full_ha need the VRRP password of the load nodes here",
-                    }
-                }
-            },
-        },
-        {
-            "if": {"properties": {"product": {"const": "webdav"}}, "required": ["product"]},
-            "then": {
-                "properties": {
-                    "secrets": {
-                        "required": ["webdav_users"],
-                        "x-reason": "product webdav needs its users and passwords here",
-                    }
-                }
-            },
-        },
+        # The load nodes of mini_ha and full_ha share the VIP by VRRP, authenticated.
+        _required_when(
+            {"architecture": {"enum": ["mini_ha", "full_ha"]}},
+            "secrets",
+            ["vrrp_password"],
+            "mini_ha and full_ha need the VRRP password of the load nodes here",
+        ),
+        _required_when(
+            {"product": {"const": "webdav"}},
+            "secrets",
+            ["webdav_users"],
+            "product webdav needs its users and passwords here",
+        ),
     ],
 }
 
@@ -514,6 +513,29 @@ def _got(instance):
     }.get(type(instance), type(instance).__name__)
 
 
+# Keys of earlier releases and where they live now, so an old site's pillar is told where to go.
+MOVED = {
+    ("app", "port"): "fileshare:ports:app",
+    ("db", "port"): "fileshare:ports:db",
+    ("db", "galera"): "fileshare:names:galera_cluster",
+    ("intermediate", "redis", "port"): "fileshare:ports:redis",
+    ("intermediate", "memcached", "port"): "fileshare:ports:memcached",
+    ("intermediate", "sentinel", "port"): "fileshare:ports:sentinel",
+    ("intermediate", "sentinel", "master_name"): "fileshare:names:sentinel_master",
+}
+
+
+def _unknown_key(path, known):
+    """Why ``path`` is refused: where it moved, else the nearest known key (a typo), else the known keys."""
+    moved = MOVED.get(tuple(str(p) for p in path if not isinstance(p, int)))
+    if moved:
+        return f"unknown key (moved to {moved})"
+    near = difflib.get_close_matches(str(path[-1]), known, n=1)
+    if near:
+        return f"unknown key (did you mean {near[0]}?)"
+    return f"unknown key (known here: {', '.join(known)})"
+
+
 def _schema_problem(error):
     """Turn one jsonschema error into ``[{key, reason}]`` without ever echoing a secret's value."""
     path = list(error.absolute_path)
@@ -526,10 +548,10 @@ def _schema_problem(error):
         return [{"key": _key(path + [k]), "reason": custom or "is required but missing"} for k in missing]
     if error.validator == "additionalProperties":
         known = sorted(schema.get("properties", {}))
-        extra = [k for k in error.instance if k not in schema.get("properties", {})]
         return [
-            {"key": _key(path + [k]), "reason": f"unknown key (allowed here: {', '.join(known)})"}
-            for k in extra
+            {"key": _key(path + [k]), "reason": _unknown_key(path + [k], known)}
+            for k in error.instance
+            if k not in known
         ]
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
@@ -696,41 +718,16 @@ def topology_problems(data):
             {"key": "fileshare:nodes", "reason": f"full_ha needs at least 2 app nodes, found {len(app)}"}
         )
     db = _with_role(nodes, "db")
-    arbitrators = _with_role(nodes, "arbitrator")
-    for index, node in arbitrators:
-        if "db" in node["roles"]:
-            found.append(
-                {
-                    "key": f"fileshare:nodes:{index}:roles",
-                    "reason": f"{node['name']} cannot be both db and arbitrator: "
-                    "the arbitrator is the third vote",
-                }
-            )
-    if len(db) == 2 and not arbitrators:
+    if len(db) == 2:
         found.append(
             {
                 "key": "fileshare:nodes",
-                "reason": "2 Galera db nodes cannot keep quorum when one fails: use 3 db nodes, "
-                "or add a node with role arbitrator",
+                "reason": "2 Galera db nodes cannot keep quorum when one fails: use 3 db nodes",
             }
         )
-    elif len(db) == 2 and len(arbitrators) > 1:
+    elif len(db) != 3:
         found.append(
-            {"key": "fileshare:nodes", "reason": f"2 db nodes take 1 arbitrator, found {len(arbitrators)}"}
-        )
-    elif len(db) != 2 and arbitrators:
-        found.append(
-            {
-                "key": "fileshare:nodes",
-                "reason": f"an arbitrator only belongs beside exactly 2 db nodes, found {len(db)} db nodes",
-            }
-        )
-    elif len(db) not in (2, 3):
-        found.append(
-            {
-                "key": "fileshare:nodes",
-                "reason": f"full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found {len(db)}",
-            }
+            {"key": "fileshare:nodes", "reason": f"full_ha needs 3 Galera db nodes, found {len(db)}"}
         )
     return found
 
@@ -752,14 +749,90 @@ def webdav_problems(data):
     return []
 
 
-def semantic_problems(data):
-    """Address rules first; topology only once every address is sound (one defect, one message)."""
-    return address_problems(data) or topology_problems(data) or webdav_problems(data)
+def unbuilt_problems(data):
+    """What the schema names but no state builds yet: refused here, before any node changes, rather than
+    by a state that fails after the layers before it have changed the nodes."""
+    found = []
+    if data["product"] in UNBUILT_PRODUCTS:
+        found.append(
+            {
+                "key": "fileshare:product",
+                "reason": f"{data['product']} is not built yet (formulas/fileshare/app/products/"
+                f"{data['product']}.sls refuses it): this release serves webdav only",
+            }
+        )
+    if data["db"]["engine"] != "mariadb":
+        found.append(
+            {
+                "key": "fileshare:db:engine",
+                "reason": f"{data['db']['engine']} is not built yet: the db layer installs MariaDB "
+                "(Galera on mini_ha and full_ha) only",
+            }
+        )
+    for index, node in enumerate(data["nodes"]):
+        if "arbitrator" in node["roles"]:
+            found.append(
+                {
+                    "key": f"fileshare:nodes:{index}:roles",
+                    "reason": "role arbitrator is not built yet "
+                    f"(no state installs garbd on {node['name']}): full_ha runs 3 Galera db nodes",
+                }
+            )
+    if data["product"] == "webdav" and data["app"]["server"] != "apache":
+        found.append(
+            {
+                "key": "fileshare:app:server",
+                "reason": f"product webdav is served by Apache httpd (mod_dav, or WsgiDAV behind it); "
+                f"{data['app']['server']}'s WebDAV has no locks or dead properties: use apache",
+            }
+        )
+    return found
 
 
-def problems(data):
+def storage_problems(data, defaults=None):
+    """HA app nodes serve the data directory from the shared volume mounted at storage:mount_point
+    (formulas/fileshare/storage/client.sls refuses anything else, but only at the app step, after the
+    layers before it). ``defaults`` (parameters/defaults.yaml) gives the mount point the pillar leaves
+    out; without either the rule cannot tell and passes."""
+    if data["architecture"] == "all_in_one":
+        return []
+    storage = data["storage"]
+    default = (defaults or {}).get("storage") or {}
+    if (storage.get("backend") or default.get("backend") or "glusterfs") != "glusterfs":
+        return []
+    mount_point = storage.get("mount_point") or default.get("mount_point")
+    if not mount_point:
+        return []
+    mount_point = mount_point.rstrip("/")
+    data_dir = data["app"]["data_dir"]
+    if (data_dir + "/").startswith(mount_point + "/"):
+        return []
+    return [
+        {
+            "key": "fileshare:app:data_dir",
+            "reason": f"{data_dir} must lie under fileshare:storage:mount_point ({mount_point}) on "
+            f"{data['architecture']}: every app node serves it from the GlusterFS volume mounted there",
+        }
+    ]
+
+
+def semantic_problems(data, defaults=None):
+    """What is not built first; address rules next; topology only once every address is sound (one
+    defect, one message)."""
+    return (
+        unbuilt_problems(data)
+        or address_problems(data)
+        or topology_problems(data)
+        or webdav_problems(data)
+        or storage_problems(data, defaults)
+    )
+
+
+def problems(data, defaults=None):
     """
     Pure validation of the ``fileshare`` pillar subtree: ``[]`` when valid, else ``[{key, reason}]``.
+    ``defaults`` (parameters/defaults.yaml, optional) serves the rules that compare the pillar with a
+    default it leaves out.
 
     Schema problems are reported alone (the semantic rules need a well-formed tree).
     """
@@ -770,7 +843,7 @@ def problems(data):
                 "reason": "is missing: no fileshare pillar for this minion (see pillar/top.sls)",
             }
         ]
-    return schema_problems(data) or semantic_problems(data)
+    return schema_problems(data) or semantic_problems(data, defaults)
 
 
 def message(found):
@@ -797,6 +870,18 @@ def __virtual__():
     return __virtualname__
 
 
+_DEFAULTS = "salt://fileshare/parameters/defaults.yaml"
+
+
+def _defaults():
+    """parameters/defaults.yaml from the fileserver; {} where there is none (the schema and every rule
+    but the one needing a default still apply)."""
+    if "cp.get_file_str" not in __salt__:
+        return {}
+    text = __salt__["cp.get_file_str"](_DEFAULTS)
+    return (yaml.safe_load(text) or {}) if text else {}
+
+
 def _subtree(data):
     if data is None:
         return __pillar__.get("fileshare")
@@ -814,7 +899,7 @@ def validate(data=None):
         salt-call fileshare_pillar.validate
         salt-run salt.cmd fileshare_pillar.validate
     """
-    return problems(_subtree(data))
+    return problems(_subtree(data), _defaults())
 
 
 def check(data=None):

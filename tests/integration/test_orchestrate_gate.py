@@ -82,8 +82,23 @@ BAD = [
     ),
     pytest.param(
         _set(["product"], "owncloud"),
-        "fileshare:artifacts:owncloud: product owncloud needs its artifact",
-        id="product_without_artifact",
+        "fileshare:product: owncloud is not built yet",
+        id="product_not_built",
+    ),
+    pytest.param(
+        _set(["db", "engin"], "postgresql"),
+        "fileshare:db:engin: unknown key (did you mean engine?)",
+        id="typo_below_the_top_level",
+    ),
+    pytest.param(
+        _set(["db", "engine"], "postgresql"),
+        "fileshare:db:engine: postgresql is not built yet",
+        id="db_engine_not_built",
+    ),
+    pytest.param(
+        _set(["app", "server"], "nginx"),
+        "fileshare:app:server: product webdav is served by Apache httpd",
+        id="nginx_cannot_serve_webdav",
     ),
     pytest.param(
         _set(["nodes", 0, "address"], "10.77.0.999"),
@@ -180,14 +195,41 @@ _FULL_HA_TWO_DB = (
 )
 
 
+_FULL_HA = _FULL_HA_TWO_DB + [{"name": "db3", "address": "10.77.0.53", "roles": ["db", "infra"]}]
+
+
+def _data_dir(path):
+    def mutate(d):
+        _ha("full_ha", _FULL_HA)(d)
+        d["app"]["data_dir"] = path
+
+    return mutate
+
+
 @pytest.mark.parametrize(
     ("orchestration", "mutate", "message"),
     [
         pytest.param(
             "fileshare.full_ha",
+            _data_dir("/data"),
+            # The mount point is the default of parameters/defaults.yaml, read from the master's fileserver.
+            "fileshare:app:data_dir: /data must lie under fileshare:storage:mount_point (/srv/fileshare)",
+            id="full_ha_data_dir_off_the_shared_volume",
+        ),
+        pytest.param(
+            "fileshare.full_ha",
             _ha("full_ha", _FULL_HA_TWO_DB),
             "fileshare:nodes: 2 Galera db nodes cannot keep quorum",
             id="full_ha_two_galera_nodes",
+        ),
+        pytest.param(
+            "fileshare.full_ha",
+            _ha(
+                "full_ha",
+                _FULL_HA_TWO_DB + [{"name": "arb1", "address": "10.77.0.59", "roles": ["arbitrator"]}],
+            ),
+            "fileshare:nodes:12:roles: role arbitrator is not built yet",
+            id="full_ha_arbitrator_not_built",
         ),
         pytest.param(
             "fileshare.mini_ha",
@@ -202,7 +244,7 @@ _FULL_HA_TWO_DB = (
         pytest.param(
             "fileshare.full_ha",
             _ha("full_ha", [n for n in _FULL_HA_TWO_DB if n["name"] != "db2"]),
-            "fileshare:nodes: full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found 1",
+            "fileshare:nodes: full_ha needs 3 Galera db nodes, found 1",
             id="full_ha_two_of_three_galera_nodes_removed",
         ),
     ],

@@ -4,27 +4,22 @@ one error naming the key and the reason, without ever echoing a secret.
 """
 
 import copy
-import importlib.util
 import pathlib
 
 import pytest
 import salt.config
 import salt.pillar
+import yaml
 from salt.exceptions import CommandExecutionError
+from suite_modules import load
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fp = _load("fileshare_pillar_module", "_modules/fileshare_pillar.py")
-fp_state = _load("fileshare_pillar_state", "_states/fileshare_pillar.py")
+fp = load("_modules/fileshare_pillar.py", "fileshare_pillar_module")
+fp_state = load("_states/fileshare_pillar.py", "fileshare_pillar_state")
+fp_topology = load("_modules/fileshare_topology.py", "fileshare_topology_module")
 
 
 def render_example_pillar(architecture, tmp_path, minion_id="node1"):
@@ -182,8 +177,8 @@ BAD = [
     (
         "port_is_a_string",
         "all_in_one",
-        _set(["intermediate", "redis", "port"], "6379"),
-        "fileshare:intermediate:redis:port",
+        _set(["ports"], {"redis": "6390"}),
+        "fileshare:ports:redis",
         "must be an integer",
     ),
     (
@@ -279,11 +274,11 @@ BAD = [
         "at least 2 app nodes",
     ),
     (
-        "two_galera_nodes_no_arbitrator",
+        "two_galera_nodes",
         "full_ha",
         _full_ha_without("db", 2),
         "fileshare:nodes",
-        "2 Galera db nodes cannot keep quorum",
+        "2 Galera db nodes cannot keep quorum when one fails: use 3 db nodes",
     ),
     (
         "mod_dav_on_several_app_nodes",
@@ -307,11 +302,11 @@ BAD = [
         "app node app1 needs the storage layer",
     ),
     (
-        "owncloud_without_artifact",
+        "owncloud_not_built",
         "all_in_one",
         _set(["product"], "owncloud"),
-        "fileshare:artifacts:owncloud",
-        "product owncloud needs its artifact",
+        "fileshare:product",
+        "owncloud is not built yet",
     ),
     (
         "artifact_without_checksum",
@@ -337,7 +332,9 @@ BAD = [
     (
         "tls_key_not_a_string",
         "all_in_one",
-        _set(["load", "tls", "key"], ["-----BEGIN PRIVATE KEY-----"]),
+        _set(
+            ["load", "tls"], {"cert": "-----BEGIN CERTIFICATE-----", "key": ["-----BEGIN PRIVATE KEY-----"]}
+        ),
         "fileshare:load:tls:key",
         "must be a string, got a list",
     ),
@@ -387,7 +384,7 @@ BAD += [
         "full_ha",
         _full_ha_without("db", 1),
         "fileshare:nodes",
-        "full_ha needs 3 Galera db nodes (or 2 and an arbitrator), found 1",
+        "full_ha needs 3 Galera db nodes, found 1",
     ),
     (
         "load_node_on_the_vip",
@@ -411,20 +408,21 @@ BAD += [
         "node3 lacks storage",
     ),
     (
-        "owncloud_artifact_without_checksum",
+        "owncloud_with_its_artifact_not_built",
         "full_ha",
         lambda d: d.update(
-            product="owncloud", artifacts={"owncloud": {"url": "http://10.77.0.1:3143/artifacts/oc.tar.bz2"}}
+            product="owncloud",
+            artifacts={"owncloud": {"url": "http://10.77.0.1:3143/artifacts/oc.tar.bz2", "sha256": "0" * 64}},
         ),
-        "fileshare:artifacts:owncloud:sha256",
-        "required",
+        "fileshare:product",
+        "owncloud is not built yet",
     ),
     (
-        "seafile_without_artifact",
+        "seafile_not_built",
         "full_ha",
         _set(["product"], "seafile"),
-        "fileshare:artifacts:seafile",
-        "product seafile needs its artifact",
+        "fileshare:product",
+        "seafile is not built yet",
     ),
     (
         "firewall_admin_source_not_a_network",
@@ -439,6 +437,102 @@ BAD += [
         _set(["firewall"], {"allow_all": True}),
         "fileshare:firewall:allow_all",
         "unknown key",
+    ),
+]
+
+# A new user's typos below the top level, old keys, and what the schema names but no state builds: each
+# refused before any node changes (a state refusing it would run after the layers before it).
+BAD += [
+    (
+        "typo_below_the_top_level",
+        "all_in_one",
+        _set(["db", "engin"], "postgresql"),
+        "fileshare:db:engin",
+        "unknown key (did you mean engine?)",
+    ),
+    (
+        "typo_three_levels_down",
+        "mini_ha",
+        _set(["load", "keepalived", "advert_interval"], 1),
+        "fileshare:load:keepalived:advert_interval",
+        "unknown key (did you mean advert_int?)",
+    ),
+    (
+        "typo_in_a_node",
+        "full_ha",
+        _set(["nodes", 3, "role"], ["db"]),
+        "fileshare:nodes:3:role",
+        "unknown key (did you mean roles?)",
+    ),
+    (
+        "unknown_key_far_from_any_known",
+        "all_in_one",
+        _set(["infra", "zzz"], 1),
+        "fileshare:infra:zzz",
+        "unknown key (known here: journald, logrotate)",
+    ),
+    (
+        "old_app_port_names_its_new_place",
+        "all_in_one",
+        _set(["app", "port"], 8090),
+        "fileshare:app:port",
+        "unknown key (moved to fileshare:ports:app)",
+    ),
+    (
+        "old_redis_port_names_its_new_place",
+        "mini_ha",
+        _set(["intermediate", "redis"], {"maxmemory_mb": 64, "port": 6390}),
+        "fileshare:intermediate:redis:port",
+        "unknown key (moved to fileshare:ports:redis)",
+    ),
+    (
+        "postgresql_not_built",
+        "all_in_one",
+        _set(["db", "engine"], "postgresql"),
+        "fileshare:db:engine",
+        "postgresql is not built yet",
+    ),
+    (
+        "arbitrator_not_built",
+        "full_ha",
+        _arbitrator,
+        "fileshare:nodes:12:roles",
+        "role arbitrator is not built yet (no state installs garbd on arb1)",
+    ),
+    (
+        "nginx_cannot_serve_webdav",
+        "all_in_one",
+        _set(["app", "server"], "nginx"),
+        "fileshare:app:server",
+        "product webdav is served by Apache httpd",
+    ),
+    (
+        "no_python_mirror",
+        "full_ha",
+        _delete(["mirrors", "python"]),
+        "fileshare:mirrors:python",
+        "only from the site's Python mirror",
+    ),
+    (
+        "data_dir_outside_the_shared_volume",
+        "full_ha",
+        _set(["storage"], {"volume": "fileshare", "mount_point": "/srv/gluster"}),
+        "fileshare:app:data_dir",
+        "/srv/fileshare/data must lie under fileshare:storage:mount_point (/srv/gluster) on full_ha",
+    ),
+    (
+        "tls_cert_without_key",
+        "full_ha",
+        _set(["load", "tls"], {"cert": "-----BEGIN CERTIFICATE-----"}),
+        "fileshare:load:tls",
+        "needs both cert and key",
+    ),
+    (
+        "no_package_mirror",
+        "all_in_one",
+        _delete(["mirrors", "apt"]),
+        "fileshare:mirrors",
+        "needs the package mirror of the nodes' OS: apt, rpm, pacman",
     ),
 ]
 
@@ -483,21 +577,6 @@ def test_secret_values_never_appear_in_reasons(examples, bad_value):
         assert secret not in text
 
 
-def test_two_db_nodes_with_an_arbitrator_is_valid(examples):
-    data = copy.deepcopy(examples["full_ha"])
-    _arbitrator(data)
-    assert fp.problems(data) == []
-
-
-def test_db_node_cannot_also_be_the_arbitrator(examples):
-    data = copy.deepcopy(examples["full_ha"])
-    _full_ha_without("db", 2)(data)
-    data["nodes"][4]["roles"].append("arbitrator")
-    found = fp.problems(data)
-    assert [f["key"] for f in found] == ["fileshare:nodes:4:roles"]
-    assert "cannot be both db and arbitrator" in found[0]["reason"]
-
-
 def test_missing_fileshare_pillar_is_named():
     assert fp.problems(None) == [
         {"key": "fileshare", "reason": "is missing: no fileshare pillar for this minion (see pillar/top.sls)"}
@@ -516,11 +595,54 @@ def test_several_problems_are_all_listed_and_the_message_counts_them(examples):
 # --- the Salt layer: exec module functions and the state --------------------------------------------
 
 
+def test_no_lab_ca_needs_the_site_certificate_and_key(examples):
+    data = copy.deepcopy(examples["all_in_one"])
+    data["load"]["tls"] = {"lab_ca": False}
+    found = fp.problems(data)
+    assert [f["key"] for f in found] == ["fileshare:load:tls:cert", "fileshare:load:tls:key"]
+    assert all("is required with lab_ca false" in f["reason"] for f in found)
+    data["load"]["tls"].update(cert="-----BEGIN CERTIFICATE-----", key="-----BEGIN PRIVATE KEY-----")
+    assert fp.problems(data) == []
+
+
+def test_data_dir_is_checked_against_the_default_mount_point(examples):
+    data = copy.deepcopy(examples["mini_ha"])
+    data["app"]["data_dir"] = "/data"
+    found = fp.problems(data, _defaults())
+    assert found == [
+        {
+            "key": "fileshare:app:data_dir",
+            "reason": "/data must lie under fileshare:storage:mount_point (/srv/fileshare) on mini_ha: "
+            "every app node serves it from the GlusterFS volume mounted there",
+        }
+    ]
+    # Without the defaults the rule cannot tell; all_in_one and a local backend have no shared volume.
+    assert fp.problems(data) == []
+    data["storage"]["backend"] = "local"
+    assert fp.problems(data, _defaults()) == []
+    single = copy.deepcopy(examples["all_in_one"])
+    single["app"]["data_dir"] = "/data"
+    assert fp.problems(single, _defaults()) == []
+
+
 @pytest.fixture
 def salt_module(examples):
     fp.__pillar__ = {"fileshare": copy.deepcopy(examples["mini_ha"])}
+    fp.__salt__ = {}
     yield fp
-    del fp.__pillar__
+    del fp.__pillar__, fp.__salt__
+
+
+def test_validate_reads_the_defaults_from_the_fileserver(salt_module):
+    """Salt's cp.get_file_str serves parameters/defaults.yaml; validate compares the pillar with it."""
+    defaults = REPO / "formulas/fileshare/parameters/defaults.yaml"
+    salt_module.__salt__ = {
+        "cp.get_file_str": lambda path: (
+            defaults.read_text() if path == "salt://fileshare/parameters/defaults.yaml" else False
+        )
+    }
+    salt_module.__pillar__["fileshare"]["app"]["data_dir"] = "/data"
+    assert [f["key"] for f in salt_module.validate()] == ["fileshare:app:data_dir"]
 
 
 def test_check_raises_naming_key_and_reason(salt_module):
@@ -571,3 +693,73 @@ def test_state_passes_on_a_valid_pillar(salt_module):
     ret = fp_state.validated("fileshare")
     assert ret["result"] is True and ret["changes"] == {}
     assert "mini_ha with 3 node(s)" in ret["comment"]
+
+
+# --- unknown keys at every depth ------------------------------------------------------------------
+
+
+def fixed_maps(schema=fp.SCHEMA, path=()):
+    """Every map of the schema with a fixed set of keys, as (path, its keys); ``[]`` stands for a list
+    item and ``*`` for an entry of a free map."""
+    if schema.get("additionalProperties") is False:
+        yield path, sorted(schema["properties"])
+    for key, sub in schema.get("properties", {}).items():
+        yield from fixed_maps(sub, path + (key,))
+    if isinstance(schema.get("items"), dict):
+        yield from fixed_maps(schema["items"], path + ("[]",))
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from fixed_maps(schema["additionalProperties"], path + ("*",))
+
+
+FIXED_MAPS = list(fixed_maps())
+
+
+def test_every_map_with_fixed_keys_is_found():
+    paths = {":".join(p) for p, _ in FIXED_MAPS}
+    assert {"", "db", "load:keepalived", "nodes:[]", "artifacts:*", "names:backends", "app:webdav"} <= paths
+    # Free maps stay open: their keys are the site's own names.
+    assert not paths & {"mirrors", "secrets", "secrets:webdav_users", "lookup", "release:packages"}
+
+
+def _reach(data, path):
+    """The map at ``path`` in ``data``, created where the example leaves it out."""
+    for part in path:
+        if part == "[]":
+            data = data[0]
+        elif part == "*":
+            data = data.setdefault("anything", {})
+        else:
+            data = data.setdefault(part, {})
+    return data
+
+
+@pytest.mark.parametrize(("path", "known"), FIXED_MAPS, ids=[":".join(p) or "top" for p, _ in FIXED_MAPS])
+def test_a_typo_at_every_depth_is_refused_naming_the_nearest_key(examples, path, known):
+    data = copy.deepcopy(examples["full_ha"])
+    key = min(known, key=len)
+    typo = key + key[-1]
+    _reach(data, path)[typo] = "x"
+    where = ":".join(["fileshare"] + [str(0) if p == "[]" else "anything" if p == "*" else p for p in path])
+    found = fp.problems(data)
+    assert {"key": f"{where}:{typo}", "reason": f"unknown key (did you mean {key}?)"} in found
+
+
+def _defaults():
+    return yaml.safe_load((REPO / "formulas/fileshare/parameters/defaults.yaml").read_text())
+
+
+# The sections of defaults.yaml that hold site settings (the others are the OS map, set through lookup).
+SITE_SECTIONS = ["architecture", "product", "app", "db", "intermediate", "storage", "infra", "ports", "names"]
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_site_setting_with_a_default_is_a_key_the_schema_accepts(examples, architecture):
+    """A site may set any key the formulas give a default for: the schema must not refuse one."""
+    defaults = _defaults()
+    data = copy.deepcopy(examples[architecture])
+    for section in SITE_SECTIONS:
+        value = defaults[section]
+        data[section] = (
+            fp_topology.merged(value, data.get(section)) if isinstance(value, dict) else data[section]
+        )
+    assert fp.problems(data) == []

@@ -7,7 +7,7 @@ fileshare:
   site: example
   # DNS domain served authoritatively by the site's bind9 (users reach <vip.name>.<domain>).
   domain: example.lab
-  # owncloud | seafile | webdav : the file-sharing product the app layer serves.
+  # The file-sharing product the app layer serves: webdav (owncloud and seafile are not built yet).
   product: webdav
 
   # Internal mirrors: no state downloads from the internet. In the lab the host is the mirror.
@@ -15,13 +15,8 @@ fileshare:
     # Debian archive and security archive (apt-cacher-ng in the lab).
     apt: http://{{ net }}.1:3142/debian
     apt_security: http://{{ net }}.1:3142/debian-security
-    # Python wheels (pip --find-links), e.g. for Salt itself.
+    # Python wheels (pip --find-links, no index): the Salt extensions and WsgiDAV. Required.
     python: http://{{ net }}.1:3143/wheels/
-    # Product artifacts (tarballs); each artifact below carries its sha256.
-    artifacts: http://{{ net }}.1:3143/artifacts/
-
-  # Product artifacts, by product. webdav needs none (Apache mod_dav comes from the OS packages).
-  artifacts: {}
 
   load:
     tls:
@@ -55,7 +50,7 @@ fileshare:
     admin_sources: [{{ net }}.1/32]
 
   app:
-    # apache (default; mod_dav for webdav) or nginx (alternative for PHP products).
+    # apache: webdav needs it (mod_dav, or WsgiDAV behind it); nginx is for the PHP products to come.
     server: apache
     # Where user files live (on HA sites, the shared storage mount).
     data_dir: /srv/fileshare/data
@@ -67,7 +62,7 @@ fileshare:
       realm: fileshare
 
   db:
-    # mariadb (Galera on HA architectures) or postgresql.
+    # mariadb (Galera on HA architectures); postgresql is not built yet.
     engine: mariadb
     name: fileshare
     user: fileshare
