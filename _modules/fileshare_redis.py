@@ -269,7 +269,7 @@ def sentinel_answers(name=None, port=None, addresses=None, timeout=1.0):
     .. code-block:: bash
 
         salt im1 fileshare_redis.sentinel_answers
-        salt im1 fileshare_redis.sentinel_answers port=26380
+        salt im1 fileshare_redis.sentinel_answers port=27000
     """
     name, port = _site("names:sentinel_master", name), _site("ports:sentinel", port)
     out = {}

@@ -35,7 +35,7 @@
     the run (failhard): salt-run names the step, i.e. the node and what it was doing. The cluster keeps
     serving: at most one node is out, and the step's title says which one and how (drained in the app
     backend, in maint in the database backend, keepalived stopped). Put it back by hand once fixed, e.g.
-      salt lb1,lb2 state.single fileshare_haproxy.ready name=app1 backend=app
+      salt -L lb1,lb2 state.single fileshare_haproxy.ready name=app1 backend=app
     or re-run this orchestration: every step is a no-op where it is already done.
 
     The release comes from the pillar; a pillar given on the command line reaches every node's step.
