@@ -10,6 +10,9 @@ Two layers, as in the rest of the suite:
 - the thin outer layer talks to the unix socket (one command per connection: HAProxy's
   non-interactive mode answers and closes).
 
+BACKEND arguments take HAProxy's backend name or the site's key for it (``app``, ``db``, ``redis``:
+``names:backends`` of the topology), so operators need not know the names.
+
 A server's *admin* state is what an operator (or this module) set: ``ready``, ``drain`` (no new
 traffic, the current sessions finish) or ``maint`` (no traffic, health checks stopped). Its
 *status* is what the health checks found (``UP``, ``DOWN``, ...), as ``show stat`` prints it.
@@ -216,6 +219,12 @@ def _socket():
     return __salt__["config.get"]("fileshare_haproxy.socket", SOCKET)
 
 
+def _backend(name):
+    """HAProxy's name of backend NAME: the site's ``names:backends`` entry when NAME is its key."""
+    backends = __salt__["fileshare_topology.get"]("names:backends") or {}
+    return backends.get(name, name) if isinstance(backends, dict) else name
+
+
 def command(cmd, socket_path=None, timeout=5.0):
     """
     Send one command to the runtime API and return its answer (text).
@@ -251,8 +260,9 @@ def server(backend, name, socket_path=None):
 
     .. code-block:: bash
 
-        salt lb1 fileshare_haproxy.server fs_app app1
+        salt lb1 fileshare_haproxy.server app app1
     """
+    backend = _backend(backend)
     stat_rows = parse_stat(command("show stat", socket_path))
     state_rows = parse_servers_state(command(f"show servers state {backend}", socket_path))
     view = server_view(stat_rows, state_rows, backend, name)
@@ -269,8 +279,9 @@ def backend(name, socket_path=None):
 
     .. code-block:: bash
 
-        salt lb1 fileshare_haproxy.backend fs_db
+        salt lb1 fileshare_haproxy.backend db
     """
+    name = _backend(name)
     stat_rows = parse_stat(command("show stat", socket_path))
     state_rows = parse_servers_state(command(f"show servers state {name}", socket_path))
     views = servers(stat_rows, state_rows, name)
@@ -287,8 +298,9 @@ def set_state(backend, name, state, socket_path=None):
 
     .. code-block:: bash
 
-        salt lb1 fileshare_haproxy.set_state fs_app app1 drain
+        salt lb1 fileshare_haproxy.set_state app app1 drain
     """
+    backend = _backend(backend)
     answer = command(state_command(backend, name, state), socket_path).strip()
     if answer:
         raise CommandExecutionError(f"HAProxy refused `{state_command(backend, name, state)}`: {answer}")
@@ -303,8 +315,9 @@ def shutdown_sessions(backend, name, socket_path=None):
 
     .. code-block:: bash
 
-        salt lb1 fileshare_haproxy.shutdown_sessions fs_db db1
+        salt lb1 fileshare_haproxy.shutdown_sessions db db1
     """
+    backend = _backend(backend)
     state_command(backend, name, "maint")  # validates the names
     answer = command(f"shutdown sessions server {backend}/{name}", socket_path).strip()
     if answer:
@@ -321,7 +334,7 @@ def wait(backend, name, until="drained", timeout=60, interval=1, socket_path=Non
 
     .. code-block:: bash
 
-        salt lb1 fileshare_haproxy.wait fs_app app1 until=drained timeout=60
+        salt lb1 fileshare_haproxy.wait app app1 until=drained timeout=60
     """
     if until not in ("drained", "up"):
         raise CommandExecutionError(f"until must be drained or up, not {until!r}")

@@ -1,21 +1,35 @@
 """
-Redis and Sentinel as the HA intermediate layer sees them: which master the Sentinels report, and
-whether they agree on it with every replica connected. Talks RESP over a plain socket (no redis-py in
-the minion's Python); the Redis password comes from pillar ``fileshare:secrets:redis_password`` and is
-never returned nor logged.
+Redis and Sentinel as the HA intermediate layer sees them: which master the Sentinels report, whether
+they agree on it with every replica connected, and the hand-over of the master before a node restarts.
+Talks RESP over a plain socket (no redis-py in the minion's Python); the Redis password comes from
+pillar ``fileshare:secrets:redis_password`` and is never on a command line, returned nor logged.
+
+Ports, the Sentinel master's name and the intermediate nodes come from the site's topology
+(``fileshare_topology.get``) when the caller passes none.
 
 .. code-block:: bash
 
     salt im1 fileshare_redis.sentinel_master
     salt im1 fileshare_redis.quorum
+    salt im1 fileshare_redis.hand_over
 """
 
 import socket
+import time
+
+from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "fileshare_redis"
 
-SENTINEL_PORT = 26379
-REDIS_PORT = 6379
+# The hand-over's bounds, as measured in the lab (docs/rolling-upgrade.md): writes are paused (not
+# refused) for at most PAUSE_MS while Sentinel promotes a replica; a promotion is looked for every
+# 0.1 s for 5.5 s; a failover that hangs is waited out (every 1 s, at most 90 s) with writes flowing,
+# then tried again, ATTEMPTS times in all; the old master must report role slave within 60 s.
+PAUSE_MS = 6000
+PROMOTION_LOOKS, PROMOTION_EVERY = 55, 0.1
+ATTEMPTS = 3
+WAIT_OUT_LOOKS = 90
+ROLE_LOOKS = 60
 
 
 def __virtual__():
@@ -92,6 +106,84 @@ def agreed(answers):
     return best if votes[best] * 2 > sum(votes.values()) else None
 
 
+def reported_host(reply):
+    """The host of a ``SENTINEL get-master-addr-by-name`` reply (``[host, port]``), else None."""
+    return reply[0] if isinstance(reply, list) and reply and reply[0] else None
+
+
+def failover_in_progress(reply):
+    """Does a ``SENTINEL MASTER`` reply (flat ``[key, value, ...]``) say a failover is running?"""
+    if not isinstance(reply, list):
+        return False
+    fields = dict(zip(reply[0::2], reply[1::2], strict=False))
+    return "failover_in_progress" in str(fields.get("flags", "")).split(",")
+
+
+def hand_over_master(link, me):
+    """
+    Move the Redis master away from ME (this node's address) through Sentinel; the decisions only, all
+    I/O through LINK (``role()``, ``pause(ms)``, ``unpause()``, ``failover()`` -> bool,
+    ``master()`` -> host or None, ``in_failover()`` -> bool, ``replicaof(host)``, ``sleep(s)``).
+    Returns ``{"handed_over", "master", "attempts", "notes"}``; ``handed_over`` is None when ME was
+    not the master (nothing to do), False when Sentinel named no new master or ME stayed master.
+
+    SENTINEL FAILOVER alone promotes a replica and leaves this node a writable master until Sentinel's
+    next look at it (measured: two masters behind HAProxy for over 10 s; writes there are lost, redis
+    issue 13118). So writes wait (paused, not refused) while Sentinel promotes, then this node follows
+    the new master at once and the paused writes get READONLY, which clients retry. A promotion that
+    does not come in time (measured once: another Sentinel turned the promoted replica back into a
+    replica, and the failover hung until its 60 s timeout while 11 PUTs timed out behind a 15 s pause)
+    is waited out with writes flowing, then tried again.
+    """
+    notes = []
+    role = link.role()
+    if role != "master":
+        return {"handed_over": None, "master": None, "attempts": 0,
+                "notes": [f"{me} is a Redis {role or 'server that does not answer'}: nothing to hand over"]}
+
+    def new_master():
+        host = link.master()
+        return host if host and host != me else None
+
+    new, attempt = None, 0
+    for attempt in range(1, ATTEMPTS + 1):
+        link.pause(PAUSE_MS)
+        if link.failover():
+            for _ in range(PROMOTION_LOOKS):
+                new = new_master()
+                if new:
+                    break
+                link.sleep(PROMOTION_EVERY)
+        if new:
+            break
+        link.unpause()
+        notes.append(f"attempt {attempt}: no new Redis master {PROMOTION_LOOKS * PROMOTION_EVERY:g} s after "
+                     "SENTINEL FAILOVER; waiting for Sentinel to end it")
+        for _ in range(WAIT_OUT_LOOKS):
+            new = new_master()
+            if new or not link.in_failover():
+                break
+            link.sleep(1)
+        if new:
+            break
+    if not new:
+        link.unpause()
+        notes.append(f"Sentinel named no new Redis master after {ATTEMPTS} SENTINEL FAILOVERs: "
+                     f"{me} stays master")
+        return {"handed_over": False, "master": None, "attempts": attempt, "notes": notes}
+    try:
+        link.replicaof(new)
+    finally:
+        link.unpause()
+    for _ in range(ROLE_LOOKS):
+        if link.role() == "slave":
+            notes.append(f"{me} handed the Redis master over to {new} (SENTINEL FAILOVER)")
+            return {"handed_over": True, "master": new, "attempts": attempt, "notes": notes}
+        link.sleep(1)
+    notes.append(f"{me} is still the Redis master {ROLE_LOOKS} s after SENTINEL FAILOVER")
+    return {"handed_over": False, "master": new, "attempts": attempt, "notes": notes}
+
+
 def sentinel_verdict(answers, replication, expected_sentinels, expected_replicas):
     """
     Verdict from each Sentinel's answer (``"host:port"`` or None) and the reported master's parsed
@@ -155,11 +247,19 @@ def _pillar(key, default):
     return __salt__["pillar.get"](key, default, unmask=True)
 
 
-def _intermediate_addresses():
-    return [n["address"] for n in _pillar("fileshare:nodes", []) if "intermediate" in n.get("roles", [])]
+def _password():
+    return _pillar("fileshare:secrets:redis_password", "") or None
 
 
-def sentinel_answers(name="fileshare", port=SENTINEL_PORT, addresses=None, timeout=1.0):
+def _site(key, value=None):
+    """VALUE when the caller gave one, else KEY of the site's topology (e.g. ``ports:sentinel``)."""
+    found = value if value not in (None, "", []) else __salt__["fileshare_topology.get"](key)
+    if found in (None, "", []):
+        raise CommandExecutionError(f"the site's topology has no {key}: pass it explicitly")
+    return found
+
+
+def sentinel_answers(name=None, port=None, addresses=None, timeout=1.0):
     """
     What each intermediate node's Sentinel reports as the master of NAME: ``{address: "host:port"}``,
     None for a Sentinel that does not answer.
@@ -169,9 +269,11 @@ def sentinel_answers(name="fileshare", port=SENTINEL_PORT, addresses=None, timeo
     .. code-block:: bash
 
         salt im1 fileshare_redis.sentinel_answers
+        salt im1 fileshare_redis.sentinel_answers port=27000
     """
+    name, port = _site("names:sentinel_master", name), _site("ports:sentinel", port)
     out = {}
-    for address in addresses or _intermediate_addresses():
+    for address in addresses or _site("addresses:intermediate"):
         try:
             reply = command(address, port, "SENTINEL", "get-master-addr-by-name", name, timeout=timeout)
             out[address] = f"{reply[0]}:{reply[1]}" if reply else None
@@ -180,7 +282,7 @@ def sentinel_answers(name="fileshare", port=SENTINEL_PORT, addresses=None, timeo
     return out
 
 
-def sentinel_master(name="fileshare", port=SENTINEL_PORT, timeout=1.0):
+def sentinel_master(name=None, port=None, timeout=1.0):
     """
     The master (``"host:port"``) most Sentinels that answer report, or None (none runs yet).
 
@@ -193,17 +295,111 @@ def sentinel_master(name="fileshare", port=SENTINEL_PORT, timeout=1.0):
     return agreed(sentinel_answers(name, port, timeout=timeout))
 
 
-def replication(host, port=REDIS_PORT, timeout=2.0):
-    """Parsed ``INFO replication`` of HOST:PORT (authenticated), None when it does not answer."""
+def replication(host, port=None, timeout=2.0):
+    """
+    Parsed ``INFO replication`` of HOST:PORT (authenticated), None when it does not answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt im1 fileshare_redis.replication 10.77.0.61
+    """
     try:
-        text = command(host, port, "INFO", "replication",
-                       password=_pillar("fileshare:secrets:redis_password", "") or None, timeout=timeout)
+        text = command(host, _site("ports:redis", port), "INFO", "replication", password=_password(),
+                       timeout=timeout)
     except (OSError, RuntimeError, ValueError):
         return None
     return parse_info(text)
 
 
-def quorum(name="fileshare", port=SENTINEL_PORT):
+def role(address=None, port=None):
+    """
+    This node's Redis role (``master``, ``slave``), None when it does not answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt im1 fileshare_redis.role
+    """
+    info = replication(_site("node:address", address), port)
+    return (info or {}).get("role")
+
+
+class _Link:
+    """hand_over_master's I/O: this node's Redis (authenticated) and its Sentinel (no password)."""
+
+    def __init__(self, address, port, sentinel_port, name):
+        self.address, self.port, self.sentinel_port, self.name = address, int(port), int(sentinel_port), name
+        self.password = _password()
+
+    def redis(self, *args):
+        return command(self.address, self.port, *args, password=self.password)
+
+    def sentinel(self, *args):
+        return command(self.address, self.sentinel_port, "SENTINEL", *args)
+
+    def role(self):
+        return role(self.address, self.port)
+
+    def pause(self, ms):
+        self.redis("CLIENT", "PAUSE", int(ms), "WRITE")
+
+    def unpause(self):
+        self.redis("CLIENT", "UNPAUSE")
+
+    def failover(self):
+        try:
+            return self.sentinel("FAILOVER", self.name) == "OK"
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+    def master(self):
+        try:
+            return reported_host(self.sentinel("get-master-addr-by-name", self.name))
+        except (OSError, RuntimeError, ValueError):
+            return None
+
+    def in_failover(self):
+        try:
+            return failover_in_progress(self.sentinel("MASTER", self.name))
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+    def replicaof(self, host):
+        self.redis("REPLICAOF", host, self.port)
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+
+def hand_over(name=None, address=None, port=None, sentinel_port=None):
+    """
+    Hand the Redis master over when this node holds it: writes paused for at most 6 s, SENTINEL
+    FAILOVER (up to 3 attempts), this node made a replica of the new master at once, writes resumed;
+    ``{"handed_over", "master", "attempts", "notes"}`` (``handed_over`` None: it was not the master).
+    Raises when Sentinel named no new master or this node stayed master.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt im1 fileshare_redis.hand_over
+        salt im1 fileshare_redis.hand_over name=fileshare address=10.77.0.61
+    """
+    link = _Link(_site("node:address", address), _site("ports:redis", port),
+                 _site("ports:sentinel", sentinel_port), _site("names:sentinel_master", name))
+    try:
+        result = hand_over_master(link, link.address)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CommandExecutionError(f"Redis on {link.address}: {exc}") from exc
+    if result["handed_over"] is False:
+        raise CommandExecutionError("; ".join(result["notes"]))
+    return result
+
+
+def quorum(name=None, port=None):
     """
     Do all the intermediate nodes' Sentinels agree on one master of NAME, is it a master, and are all
     the other intermediate nodes its replicas, online? ``{"quorate", "master", "reasons"}``.
@@ -214,7 +410,7 @@ def quorum(name="fileshare", port=SENTINEL_PORT):
 
         salt im1 fileshare_redis.quorum
     """
-    addresses = _intermediate_addresses()
+    addresses = _site("addresses:intermediate")
     answers = sentinel_answers(name, port, addresses)
     master = agreed(answers)
     info = None

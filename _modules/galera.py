@@ -2,16 +2,16 @@
 MariaDB Galera: cluster verdicts and recovery after a full outage.
 
 The pure layer takes data and returns data: ``parse_status`` (SHOW STATUS -> a node's view),
-``verdict`` (quorum over views), ``take_down_verdict``, ``health`` (the port-9200 answer),
+``verdict`` (quorum over views), ``take_down_verdict``, ``health`` (the health responder's answer),
 ``parse_grastate``, ``parse_recovered``, ``choose_bootstrap``. The outer layer reads the local
 server through Salt's own ``mysql`` module (connection options as for ``mysql.*``: ``mysql.user``,
 ``mysql.pass``, ``mysql.unix_socket`` in minion config/pillar, or ``connection_*`` kwargs), reads
 grastate.dat, runs ``mysqld --wsrep-recover`` and asks peers' health responders.
 
-Members: the pillar nodes whose roles include ``db`` (data nodes) or ``arbitrator`` (garbd,
-counted in the cluster size, no data). A node's view of a peer comes from the peer's health
-responder (``GET http://<address>:9200/`` returns the peer's parsed status as JSON), so no node
-needs database credentials for another.
+Members: the site's ``db`` nodes (data) and ``arbitrator`` nodes (garbd, counted in the cluster size,
+no data), as the topology lists them (``fileshare_topology.get``). A node's view of a peer comes from
+the peer's health responder (``GET http://<address>:<ports:galera_health>/`` returns the peer's parsed
+status as JSON), so no node needs database credentials for another.
 
 The health responder (formulas/fileshare/db/files/galera-health.py) imports this file outside
 Salt for ``parse_status`` and ``health``: keep those free of the loader dunders.
@@ -41,7 +41,6 @@ __virtualname__ = "galera"
 SYNCED, DONOR = 4, 2
 STATES = {0: "Undefined", 1: "Joining", 2: "Donor/Desynced", 3: "Joined", 4: "Synced"}
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-HEALTH_PORT = 9200
 
 
 def __virtual__():
@@ -320,18 +319,19 @@ def choose_bootstrap(positions):
     return {"bootstrap": chosen, "uuid": uuid, "seqno": top, "reasons": reasons}
 
 
-def members(nodes):
+def members(roles):
     """
-    ``(data_nodes, arbitrators)`` by name from the pillar's ``fileshare:nodes`` list.
+    ``(data_nodes, arbitrators)`` by name from the topology's ``roles`` (role -> names); a node listed
+    as both counts once, as data.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call galera.members '[{name: db1, roles: [db]}, {name: arb1, roles: [arbitrator]}]'
+        salt-call galera.members '{db: [db1, db2], arbitrator: [arb1]}'
     """
-    data = [n["name"] for n in nodes or [] if "db" in n.get("roles", [])]
-    arbs = [n["name"] for n in nodes or [] if "arbitrator" in n.get("roles", []) and n["name"] not in data]
+    data = list((roles or {}).get("db") or [])
+    arbs = [n for n in (roles or {}).get("arbitrator") or [] if n not in data]
     return data, arbs
 
 
@@ -369,14 +369,13 @@ def status(**connection_args):
     return parse_status(__salt__["mysql.status"](**_conn(connection_args)))
 
 
-def _pillar_nodes():
-    # Salt 3008 masks pillar.get's answer ("**********") unless asked for the plain value.
-    return __salt__["pillar.get"]("fileshare:nodes", [], unmask=True)
+def _topology(key):
+    return __salt__["fileshare_topology.get"](key)
 
 
 def expected_size():
     """
-    Members the pillar declares (data nodes plus arbitrators).
+    Members the site declares (data nodes plus arbitrators).
 
     CLI Example:
 
@@ -384,20 +383,25 @@ def expected_size():
 
         salt db1 galera.expected_size
     """
-    data, arbs = members(_pillar_nodes())
+    data, arbs = members(_topology("roles"))
     return len(data) + len(arbs)
 
 
-def peer_view(address, port=HEALTH_PORT, timeout=2.0):
+def peer_view(address, port=None, timeout=2.0):
     """
-    A peer's view as its health responder reports it (``{}`` when it does not answer).
+    A peer's view as its health responder (on PORT, default the site's ``ports:galera_health``)
+    reports it (``{}`` when it does not answer).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt db1 galera.peer_view 10.77.0.52
+        salt db1 galera.peer_view 10.77.0.52 port=9201
     """
+    port = port or _topology("ports:galera_health")
+    if not port:
+        raise CommandExecutionError("the site's topology has no ports:galera_health: pass port")
     url = f"http://{address}:{int(port)}/"
     try:
         with urllib.request.urlopen(url, timeout=float(timeout)) as resp:
@@ -426,9 +430,11 @@ def views(peers=True, **connection_args):
     me = __grains__["id"]
     out = {me: status(**connection_args)}
     if peers:
-        for node in _pillar_nodes():
-            if "db" in node.get("roles", []) and node["name"] != me:
-                out[node["name"]] = peer_view(node["address"])
+        topology = _topology(None)
+        port = topology["ports"].get("galera_health")
+        for name in topology["roles"].get("db", []):
+            if name != me:
+                out[name] = peer_view(topology["by_name"][name]["address"], port=port)
     return out
 
 

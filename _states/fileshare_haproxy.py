@@ -6,20 +6,23 @@ Drain, maint and ready of one HAProxy server through the runtime API, for rollin
     app1 is drained on this load node:
       fileshare_haproxy.drained:
         - name: app1
-        - backend: fs_app
+        - backend: app
         - timeout: 60
 
     db1 takes no database session on this load node:
       fileshare_haproxy.maint:
         - name: db1
-        - backend: fs_db
+        - backend: db
         - timeout: 20
 
     app1 takes traffic again on this load node:
       fileshare_haproxy.ready:
         - name: app1
-        - backend: fs_app
+        - backend: app
         - timeout: 60
+
+BACKEND is HAProxy's backend name or the site's key for it (``app``, ``db``, ``redis``), resolved by
+the execution module through the topology's ``names:backends``.
 
 Each state reads the server first and changes nothing when it is already where it should be; under
 test=True it says what it would set. A state that cannot prove its end condition (sessions still open

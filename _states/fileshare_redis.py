@@ -19,6 +19,13 @@ them. The master written into a new file is the one the running Sentinels report
     Sentinels agree on one master:
       fileshare_redis.quorate:
         - name: fileshare
+
+    This node does not hold the Redis master:
+      fileshare_redis.not_master:
+        - name: fileshare
+
+Ports and the master's name default to the site's topology (``fileshare_topology.get``); the formulas
+pass them from the map.
 """
 
 import os
@@ -42,8 +49,12 @@ def _owned(path):
         return False
 
 
-def seeded(name, kind, address, initial_master, lines=(), after=(), master_name="fileshare", port=6379,
-           sentinel_port=26379, quorum=2, user="redis", group="redis", mode="0640",
+def _site(key, value):
+    return value if value not in (None, "") else __salt__["fileshare_topology.get"](key)
+
+
+def seeded(name, kind, address, initial_master, lines=(), after=(), master_name=None, port=None,
+           sentinel_port=None, quorum=2, user="redis", group="redis", mode="0640",
            password_key="redis_password"):
     """
     NAME (a Redis or Sentinel main config) exists and carries the seed marker; written only when it
@@ -56,6 +67,8 @@ def seeded(name, kind, address, initial_master, lines=(), after=(), master_name=
     if _owned(name):
         ret["comment"] = f"{name} was seeded before: {kind} owns it now"
         return ret
+    master_name = _site("names:sentinel_master", master_name)
+    port, sentinel_port = _site("ports:redis", port), _site("ports:sentinel", sentinel_port)
     reported = __salt__["fileshare_redis.sentinel_master"](master_name, sentinel_port)
     master = reported.rpartition(":")[0] if reported else initial_master
     source = "reported by Sentinel" if reported else "initial master from pillar"
@@ -87,15 +100,45 @@ def seeded(name, kind, address, initial_master, lines=(), after=(), master_name=
     return ret
 
 
-def quorate(name="fileshare", port=26379):
+def quorate(name=None, port=None):
     """
     Fail with the reasons unless every intermediate node's Sentinel reports the same master of NAME,
     that node is a master, and every other intermediate node is its replica, online. Changes nothing.
     """
+    name = _site("names:sentinel_master", name)
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     verdict = __salt__["fileshare_redis.quorum"](name, port)
     if verdict["quorate"]:
         ret["comment"] = f"Sentinels agree: {name} master is {verdict['master']}, every replica online"
     else:
         ret.update(result=False, comment=f"Redis {name} is not quorate: " + "; ".join(verdict["reasons"]))
+    return ret
+
+
+def not_master(name=None, address=None, port=None, sentinel_port=None):
+    """
+    This node (ADDRESS, default its topology address) does not hold the Redis master of NAME: when it
+    does, the master is handed over first (``fileshare_redis.hand_over``: writes paused at most 6 s,
+    SENTINEL FAILOVER, this node follows the new master). Under test=True says whether it would.
+    """
+    name = _site("names:sentinel_master", name)
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    try:
+        address = _site("node:address", address)
+        role = __salt__["fileshare_redis.role"](address, port)
+        if role != "master":
+            role = role or "server that does not answer"
+            ret["comment"] = f"{address} is a Redis {role}: nothing to hand over"
+            return ret
+        if __opts__.get("test"):
+            ret.update(result=None, changes={"master": {"old": address, "new": "a promoted replica"}},
+                       comment=f"{address} holds the Redis master {name}: it would be handed over")
+            return ret
+        done = __salt__["fileshare_redis.hand_over"](name, address, port, sentinel_port)
+    except Exception as exc:  # CommandExecutionError from the module: the step fails with its reason
+        ret.update(result=False, comment=f"Redis master {name} on {address}: {exc}")
+        return ret
+    if done["handed_over"]:
+        ret["changes"] = {"master": {"old": address, "new": done["master"]}}
+    ret["comment"] = "; ".join(done["notes"])
     return ret

@@ -2,11 +2,17 @@
 order (pre-flight before any change, one node at a time, writer / Redis master / VIP holder last) and
 the release's changes on every role."""
 
-import subprocess
+import inspect
+import pathlib
+import sys
 
 import pytest
 from render_harness import MASTER_ID
 from test_render import _ordered_steps
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+from suite_modules import load  # noqa: E402 - the unit tier's loader of the suite's modules
 
 RELEASE = {
     "name": "2026.2",
@@ -34,16 +40,70 @@ def index(titles, prefix):
     return found[0]
 
 
+# Salt's own functions the runbook may call; everything else must be the suite's.
+SALT_FUNCTIONS = {"saltutil.sync_states", "saltutil.sync_modules", "state.apply"}
+
+
+def _suite_function(kind, dotted):
+    """The suite's function (kind: _modules or _states) named module.function, or None."""
+    module, _, function = dotted.partition(".")
+    path = REPO / kind / f"{module}.py"
+    if not path.exists():
+        return None
+    return getattr(load(f"{kind}/{module}.py", f"rolling_{kind.strip('_')}_{module}"), function, None)
+
+
 @pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
-def test_every_shell_step_is_valid_bash(renderer, arch):
-    """The hand-overs, drains and checks run under bash on the nodes: a syntax error would only show
-    mid-upgrade, with a node already out."""
+def test_every_step_runs_a_function_of_the_suite_with_its_arguments(renderer, arch):
+    """No embedded script: each gate, wait and hand-over is a state of the suite's modules, called with
+    arguments its signature takes (a typo would only show mid-upgrade, with a node already out)."""
     found = steps(show(renderer, arch, MASTER_ID, "fileshare.rolling_upgrade"))
-    scripts = [(title, args["kwarg"]["cmd"]) for title, fun, args in found if args.get("name") == "cmd.run"]
-    assert len(scripts) >= 6, [t for t, _ in scripts]
-    for title, script in scripts:
-        checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
-        assert checked.returncode == 0, f"{title}: {checked.stderr}"
+    calls = [(title, args) for title, fun, args in found if fun == "salt.function"]
+    assert not [t for t, a in calls if a["name"].startswith("cmd.")], "a shell step is back"
+    gates = 0
+    for title, args in calls:
+        if args["name"] == "state.single":
+            state = _suite_function("_states", args["arg"][0])
+            assert state is not None, f"{title}: no state {args['arg'][0]} in _states/"
+            params = inspect.signature(state).parameters
+            assert set(args.get("kwarg", {})) <= set(params), f"{title}: {args['kwarg']} vs {list(params)}"
+            gates += 1
+        else:
+            assert args["name"] in SALT_FUNCTIONS or _suite_function("_modules", args["name"]), title
+    assert gates >= 20, gates
+
+
+@pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
+def test_every_port_and_name_comes_from_the_topology(renderer, arch):
+    """A site that overrides ports and names gets them in every step of its upgrade."""
+    overrides = {"ports": {"sentinel": 26999, "redis": 6999, "app": 8999, "https": 8443, "http": 8088},
+                 "names": {"sentinel_master": "cache", "galera_cluster": "sql",
+                           "backends": {"app": "web_app", "db": "web_db"}},
+                 "storage": {"volume": "data"}}
+    caller = renderer._caller("debian-12")
+    caller.opts["id"] = caller.opts["grains"]["id"] = caller.opts["grains"]["host"] = MASTER_ID
+    caller.opts["fileshare_example_architecture"] = arch
+    result = caller.cmd("state.show_sls", "fileshare.rolling_upgrade",
+                        pillar={"fileshare": {"release": RELEASE, **overrides}})
+    assert isinstance(result, dict), result
+    kwargs = [args.get("kwarg", {}) for _, fun, args in steps(result) if fun == "salt.function"]
+    text = repr(kwargs)
+    for default in ("26379", "6379", "8080", "fs_app", "fs_db", "'fileshare'", "-db'"):
+        assert default not in text, f"{default} survived the override"
+    by_state = {}
+    for _, fun, args in steps(result):
+        if fun == "salt.function" and args["name"] == "state.single":
+            by_state.setdefault(args["arg"][0], []).append(args.get("kwarg", {}))
+    assert {k["port"] for k in by_state["fileshare_redis.quorate"]} == {26999}
+    assert {k["sentinel_port"] for k in by_state["fileshare_redis.not_master"]} == {26999}
+    assert {k["port"] for k in by_state["fileshare_redis.not_master"]} == {6999}
+    assert {k["name"] for k in by_state["galera.quorate"]} == {"sql"}
+    assert {k["backend"] for k in by_state["fileshare_haproxy.drained"]} == {"web_app"}
+    assert {k["backend"] for k in by_state["fileshare_haproxy.maint"]} == {"web_db"}
+    assert all(":8999/health" in k["name"] for k in by_state["fileshare_http.answers"])
+    assert {tuple(k["ports"]) for k in by_state["fileshare_vip.sessions_finished"]} == {(8088, 8443)}
+    assert {k["port"] for k in by_state["fileshare_vip.released"]} == {8443}
+    assert {k["name"] for k in by_state["fileshare_gluster.healed"]} == {"data"}
 
 
 @pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
@@ -79,13 +139,12 @@ def test_rolling_upgrade_reads_as_the_runbook(renderer, arch):
     order = [index(titles, f"intermediate node {n} does not hold the Redis master") for n in ims]
     assert order == sorted(order), "intermediate nodes: replicas first, the initial master last"
     for n in ims:
-        # Sentinel sees a restarted replica online up to 10 s late: that gate waits, the handover
-        # pauses writes on the old master before Sentinel promotes another.
+        # Sentinel sees a restarted replica online up to 10 s late: that gate waits; the hand-over
+        # (writes paused, SENTINEL FAILOVER, replicaof) is the state fileshare_redis.not_master.
         _, _, agree = found[index(titles, f"intermediate node {n}: the Sentinels agree again")]
         assert agree["retry"]["attempts"] * agree["retry"]["interval"] >= 30, agree
         _, _, handover = found[index(titles, f"intermediate node {n} does not hold the Redis master")]
-        script = handover["kwarg"]["cmd"]
-        assert script.index("client pause") < script.index("sentinel failover") < script.index("replicaof")
+        assert handover["tgt"] == n and handover["arg"] == ["fileshare_redis.not_master"], handover
     lbs = [f"{load}2", f"{load}1"]
     order = [index(titles, f"load node {n} does not hold the VIP") for n in lbs]
     assert order == sorted(order), "load nodes: the BACKUP first"

@@ -5,6 +5,7 @@ import socket
 import threading
 
 import pytest
+from site_topology import getter
 from suite_modules import load
 
 haproxy = load("_modules/fileshare_haproxy.py", "fileshare_haproxy_module")
@@ -273,7 +274,8 @@ class FakeHaproxy:
 @pytest.fixture
 def api(tmp_path):
     fake = FakeHaproxy(tmp_path / "admin.sock")
-    haproxy.__salt__ = {"config.get": lambda key, default=None: fake.path}
+    haproxy.__salt__ = {"config.get": lambda key, default=None: fake.path,
+                        "fileshare_topology.get": getter({"architecture": "full_ha"})}
     yield fake
     fake.sock.close()
 
@@ -299,6 +301,13 @@ def test_server_view_through_the_socket(api):
     assert view["status"] == "UP" and view["sessions"] == 2 and view["admin"] == "ready"
     with pytest.raises(haproxy.CommandExecutionError, match="no server app9"):
         haproxy.server("fs_app", "app9")
+
+
+def test_a_backend_is_named_by_its_key_in_the_topology(api):
+    """Operators and the runbook may say ``app``: the site's names:backends gives HAProxy's name."""
+    assert haproxy.server("app", "app1") == haproxy.server("fs_app", "app1")
+    haproxy.__salt__["fileshare_topology.get"] = getter({"names": {"backends": {"db": "fs_app"}}})
+    assert haproxy.server("db", "app2")["backend"] == "fs_app"
 
 
 def test_refused_command_is_an_error(api):

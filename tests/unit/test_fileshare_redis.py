@@ -1,10 +1,12 @@
-"""fileshare_redis: RESP, INFO parsing, the Sentinel verdict, and seeding a config file only once."""
+"""fileshare_redis: RESP, INFO parsing, the Sentinel verdict, the master's hand-over decisions, and
+seeding a config file only once."""
 
 import os
 import socket
 import threading
 
 import pytest
+from site_topology import getter
 from suite_modules import load
 
 mod = load("_modules/fileshare_redis.py", "fileshare_redis_mod")
@@ -80,6 +82,7 @@ def configure_loader_modules():
         "fileshare_redis.sentinel_master": lambda name, port: None,
         "pillar.get": lambda key, default="", unmask=False: "s3cret" if unmask else "**********",
         "file.chown": lambda path, user, group: chowned.append(path),
+        "fileshare_topology.get": getter({"architecture": "full_ha"}),
     }
     return {state: {"__salt__": salt, "__opts__": {"test": False}}}
 
@@ -108,3 +111,198 @@ def test_seeded_redis_follows_the_master_sentinel_reports(tmp_path, configure_lo
     state.__salt__["fileshare_redis.sentinel_master"] = lambda name, port: None
     state.seeded(str(master), "redis", "10.0.0.21", "10.0.0.21")
     assert "replicaof" not in master.read_text()
+
+
+def test_seeded_takes_ports_and_the_master_name_from_the_topology(tmp_path, configure_loader_modules):
+    state.__salt__["fileshare_topology.get"] = getter(
+        {"ports": {"redis": 7001, "sentinel": 27001}, "names": {"sentinel_master": "cache"}})
+    asked = []
+    state.__salt__["fileshare_redis.sentinel_master"] = lambda name, port: asked.append((name, port))
+    conf = tmp_path / "sentinel.conf"
+    state.seeded(str(conf), "sentinel", "10.0.0.22", "10.0.0.21")
+    assert "sentinel monitor cache 10.0.0.21 7001 2\n" in conf.read_text() and asked == [("cache", 27001)]
+
+
+@pytest.mark.parametrize("reply, host", [
+    (["10.0.0.22", "6379"], "10.0.0.22"), (None, None), ([], None), (["", "0"], None), ("OK", None),
+])
+def test_reported_host_of_a_sentinel_answer(reply, host):
+    assert mod.reported_host(reply) == host
+
+
+@pytest.mark.parametrize("flags, running", [
+    ("master", False), ("master,failover_in_progress", True),
+    ("s_down,master,failover_in_progress,promoted", True), ("master,o_down", False),
+])
+def test_failover_in_progress_is_read_from_the_flags(flags, running):
+    assert mod.failover_in_progress(["name", "fileshare", "ip", "10.0.0.21", "flags", flags]) is running
+    assert mod.failover_in_progress(None) is False
+
+
+ME, OTHER = "10.0.0.21", "10.0.0.22"
+
+
+class Scripted:
+    """A Redis node and its Sentinel as the hand-over sees them, on a clock moved only by sleep():
+    PROMOTED_AFTER[attempt] is when (s after that attempt's FAILOVER) Sentinel names OTHER (None:
+    never), HUNG_FOR how long a failover that did not promote stays in progress."""
+
+    def __init__(self, role="master", promoted_after=(0.3,), hung_for=0.0, accepted=True, follows_after=2.0):
+        self.now, self.roles, self.calls = 0.0, role, []
+        self.promoted_after, self.hung_for, self.accepted = list(promoted_after), hung_for, accepted
+        self.follows_after, self.attempt_at, self.replica_at = follows_after, None, None
+
+    def role(self):
+        if self.replica_at is not None and self.now >= self.replica_at + self.follows_after:
+            return "slave"
+        return self.roles
+
+    def pause(self, ms):
+        self.calls.append(("pause", ms))
+
+    def unpause(self):
+        self.calls.append(("unpause",))
+
+    def failover(self):
+        self.calls.append(("failover",))
+        self.attempt_at = self.now
+        return self.accepted
+
+    def _promoted(self):
+        attempts = sum(1 for c in self.calls if c == ("failover",))
+        after = self.promoted_after[min(attempts, len(self.promoted_after)) - 1] if attempts else None
+        return after is not None and self.now >= self.attempt_at + after
+
+    def master(self):
+        return OTHER if self._promoted() else ME
+
+    def in_failover(self):
+        return self.now < self.attempt_at + self.hung_for
+
+    def replicaof(self, host):
+        self.calls.append(("replicaof", host))
+        self.replica_at = self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def kinds(link):
+    return [c[0] for c in link.calls]
+
+
+def test_a_replica_has_nothing_to_hand_over():
+    link = Scripted(role="slave")
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is None and link.calls == [] and "a Redis slave" in res["notes"][0]
+
+
+def test_a_redis_that_does_not_answer_has_nothing_to_hand_over():
+    res = mod.hand_over_master(Scripted(role=None), ME)
+    assert res["handed_over"] is None and "does not answer" in res["notes"][0]
+
+
+def test_writes_are_paused_6_s_around_the_failover_then_the_old_master_follows_at_once():
+    link = Scripted(promoted_after=[0.3])
+    res = mod.hand_over_master(link, ME)
+    assert res == {"handed_over": True, "master": OTHER, "attempts": 1,
+                   "notes": [f"{ME} handed the Redis master over to {OTHER} (SENTINEL FAILOVER)"]}
+    assert link.calls == [("pause", 6000), ("failover",), ("replicaof", OTHER), ("unpause",)]
+    assert link.now == pytest.approx(0.3 + 2.0)
+
+
+def test_a_promotion_is_looked_for_5_5_s_then_the_hung_failover_is_waited_out_and_tried_again():
+    link = Scripted(promoted_after=[None, 1.0], hung_for=40)
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is True and res["attempts"] == 2
+    assert kinds(link) == ["pause", "failover", "unpause", "pause", "failover", "replicaof", "unpause"]
+    assert "attempt 1: no new Redis master 5.5 s after SENTINEL FAILOVER" in res["notes"][0]
+    # 55 looks 0.1 s apart, then looks every second until the failover (40 s from its start) ends.
+    assert link.now == pytest.approx(40.5 + 1.0 + 2.0)
+
+
+def test_a_promotion_seen_while_waiting_out_the_failover_ends_the_attempts():
+    link = Scripted(promoted_after=[20.0], hung_for=60)
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is True and res["attempts"] == 1
+    assert kinds(link) == ["pause", "failover", "unpause", "replicaof", "unpause"]
+
+
+def test_a_hung_failover_is_waited_out_at_most_90_s():
+    link = Scripted(promoted_after=[None, None, None], hung_for=1000)
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is False and res["attempts"] == 3 and res["master"] is None
+    assert link.now == pytest.approx(3 * (5.5 + 90))
+    assert res["notes"][-1] == (
+        f"Sentinel named no new Redis master after 3 SENTINEL FAILOVERs: {ME} stays master"
+    )
+    assert kinds(link).count("failover") == 3 and kinds(link)[-1] == "unpause"
+    assert "replicaof" not in kinds(link)
+
+
+def test_a_refused_failover_is_not_waited_for():
+    link = Scripted(accepted=False, promoted_after=[None, None, None])
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is False and link.now == 0
+    assert kinds(link) == ["pause", "failover", "unpause"] * 3 + ["unpause"]
+
+
+def test_writes_resume_even_when_replicaof_fails():
+    link = Scripted()
+
+    def refuse(host):
+        raise RuntimeError("ERR replicaof refused")
+
+    link.replicaof = refuse
+    with pytest.raises(RuntimeError):
+        mod.hand_over_master(link, ME)
+    assert kinds(link)[-1] == "unpause"
+
+
+def test_an_old_master_that_does_not_follow_within_60_s_fails_the_hand_over():
+    link = Scripted(follows_after=61)
+    res = mod.hand_over_master(link, ME)
+    assert res["handed_over"] is False and res["master"] == OTHER
+    assert res["notes"][-1] == f"{ME} is still the Redis master 60 s after SENTINEL FAILOVER"
+
+
+@pytest.fixture
+def not_master():
+    done = []
+    state.__salt__ = {
+        "fileshare_topology.get": getter(
+            {"architecture": "full_ha", "nodes": [{"name": "im1", "address": ME, "roles": ["intermediate"]}]},
+            "im1"),
+        "fileshare_redis.role": lambda address, port: "master",
+        "fileshare_redis.hand_over": lambda *args: done.append(args) or {
+            "handed_over": True, "master": OTHER, "attempts": 1, "notes": ["handed over"]},
+    }
+    state.__opts__ = {"test": False}
+    return done
+
+
+def test_not_master_hands_the_master_over(not_master):
+    ret = state.not_master()
+    assert ret["result"] is True and ret["changes"] == {"master": {"old": ME, "new": OTHER}}
+    assert not_master == [("fileshare", ME, None, None)]
+
+
+def test_not_master_under_test_says_it_would_and_does_not(not_master):
+    state.__opts__["test"] = True
+    ret = state.not_master("fileshare")
+    assert ret["result"] is None and ret["changes"]["master"]["old"] == ME and not_master == []
+
+
+def test_not_master_on_a_replica_changes_nothing(not_master):
+    state.__salt__["fileshare_redis.role"] = lambda address, port: "slave"
+    ret = state.not_master("fileshare")
+    assert ret["result"] is True and ret["changes"] == {} and not_master == []
+
+
+def test_not_master_fails_with_the_modules_reason(not_master):
+    def fail(*args):
+        raise mod.CommandExecutionError("Sentinel named no new Redis master")
+
+    state.__salt__["fileshare_redis.hand_over"] = fail
+    ret = state.not_master("fileshare")
+    assert ret["result"] is False and "Sentinel named no new Redis master" in ret["comment"]

@@ -270,7 +270,7 @@ def test_a_member_that_never_joined_is_not_a_candidate():
     assert res["bootstrap"] == "db3"
 
 
-def test_members_from_pillar_count_arbitrators_apart():
-    nodes = [{"name": "db1", "roles": ["db"]}, {"name": "db2", "roles": ["db", "infra"]},
-             {"name": "arb", "roles": ["arbitrator"]}, {"name": "app1", "roles": ["app"]}]
-    assert galera.members(nodes) == (["db1", "db2"], ["arb"])
+def test_members_from_the_topology_count_arbitrators_apart():
+    roles = {"db": ["db1", "db2"], "arbitrator": ["arb", "db2"], "app": ["app1"]}
+    assert galera.members(roles) == (["db1", "db2"], ["arb"])
+    assert galera.members({}) == ([], [])

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from site_topology import getter
 from suite_modules import load
 from test_galera_logic import GRASTATE, UUID, raw
 
@@ -47,8 +48,7 @@ class Minion:
         return {
             "mysql.status": status,
             # Salt 3008 masks pillar.get unless unmask=True: the module must ask for plain values.
-            "pillar.get": lambda key, default=None, unmask=False: (
-                NODES if unmask and key == "fileshare:nodes" else default),
+            "fileshare_topology.get": getter({"architecture": "full_ha", "nodes": NODES}, "db1"),
             "config.get": lambda key, default=None: str(self.datadir) if key == "galera.datadir" else default,
             "cmd.run_all": self.run_all,
         }
@@ -114,12 +114,15 @@ def test_safe_to_take_down_needs_the_peers_synced(peers):
     assert galera.safe_to_take_down()["reasons"] == ["db2: MariaDB does not answer"]
 
 
-def test_peer_view_reads_the_view_even_from_a_503(tmp_path):
-    body = json.dumps({"available": False, "reason": "Joining", "view": {"local_state": 1}}).encode()
+def health_responder(code, view, requests=1):
+    """A stand-in health responder answering CODE with VIEW to REQUESTS requests; the ports asked."""
+    body = json.dumps({"available": code == 200, "view": view}).encode()
+    asked = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            self.send_response(503)
+            asked.append(self.server.server_port)
+            self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -128,10 +131,27 @@ def test_peer_view_reads_the_view_even_from_a_503(tmp_path):
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.handle_request, daemon=True).start()
+    threading.Thread(target=lambda: [server.handle_request() for _ in range(requests)], daemon=True).start()
+    server.asked = asked
+    return server
+
+
+def test_peer_view_reads_the_view_even_from_a_503():
+    server = health_responder(503, {"local_state": 1})
     assert galera.peer_view("127.0.0.1", port=server.server_port) == {"local_state": 1}
     server.server_close()
     assert galera.peer_view("127.0.0.1", port=server.server_port, timeout=0.5) == {}
+
+
+def test_peers_are_asked_on_the_sites_health_port(minion):
+    """A site that moves the health responder (pillar fileshare:ports:galera_health) is asked there."""
+    server = health_responder(200, {"local_state": 4}, requests=2)
+    galera.__salt__["fileshare_topology.get"] = getter(
+        {"architecture": "full_ha", "nodes": NODES, "ports": {"galera_health": server.server_port}}, "db1")
+    views = galera.views()
+    server.server_close()
+    assert views["db2"] == views["db3"] == {"local_state": 4}
+    assert server.asked == [server.server_port] * 2
 
 
 def test_position_of_a_running_node_is_its_last_committed(minion):
