@@ -241,9 +241,7 @@ def _merge_dynamic(live, previously_declared, declared):
     """
     prev = {tuple(r) for r in previously_declared or []}
     keep = {
-        tuple(r)
-        for r in live or []
-        if tuple(r) not in prev and not (r[0] == "@" and r[1] in ("SOA", "NS"))
+        tuple(r) for r in live or [] if tuple(r) not in prev and not (r[0] == "@" and r[1] in ("SOA", "NS"))
     }
     return sorted(keep | {tuple(r) for r in declared})
 
@@ -304,8 +302,10 @@ def _tsig(keyname=None, secret=None, algorithm=None):
     keyname = keyname or __salt__["config.get"]("bind9.tsig_name", "fileshare")
     algorithm = algorithm or __salt__["config.get"]("bind9.tsig_algorithm", "hmac-sha256")
     # Salt 3008 masks pillar.get's answer ("**********") unless asked for the plain value.
-    secret = secret or __salt__["config.get"]("bind9.tsig_secret") or __salt__["pillar.get"](
-        "fileshare:secrets:tsig_key", unmask=True
+    secret = (
+        secret
+        or __salt__["config.get"]("bind9.tsig_secret")
+        or __salt__["pillar.get"]("fileshare:secrets:tsig_key", unmask=True)
     )
     if not secret:
         raise CommandExecutionError("no TSIG secret: pass secret= or set pillar fileshare:secrets:tsig_key")
@@ -366,7 +366,12 @@ def axfr(zone, server="127.0.0.1", keyname=None, secret=None, algorithm=None, po
     keyring, kname, alg = _tsig(keyname, secret, algorithm)
     try:
         xfr = dns.query.xfr(
-            _address(server), zone, keyring=keyring, keyname=kname, keyalgorithm=alg, port=int(port),
+            _address(server),
+            zone,
+            keyring=keyring,
+            keyname=kname,
+            keyalgorithm=alg,
+            port=int(port),
             lifetime=15,
         )
         return [list(r) for r in _zone_records(dns.zone.from_xfr(xfr))]
@@ -374,8 +379,19 @@ def axfr(zone, server="127.0.0.1", keyname=None, secret=None, algorithm=None, po
         raise CommandExecutionError(f"AXFR of {zone} from {server} failed: {exc}") from exc
 
 
-def update(zone, name, rdtype, data=None, ttl=300, action="add", server="127.0.0.1", keyname=None,
-           secret=None, algorithm=None, port=53):
+def update(
+    zone,
+    name,
+    rdtype,
+    data=None,
+    ttl=300,
+    action="add",
+    server="127.0.0.1",
+    keyname=None,
+    secret=None,
+    algorithm=None,
+    port=53,
+):
     """
     Send one RFC 2136 dynamic update signed with TSIG. ``action`` is ``add``, ``replace`` (the whole
     RRset becomes DATA) or ``delete`` (DATA given: that record; else the whole RRset).
@@ -558,8 +574,19 @@ def _install_zone(zone, zone_file, text, user=None, group=None, mode="0644"):
     return True
 
 
-def plan_zone(name, zone_file, records=None, nameservers=None, soa_email=None, allow_update=False,
-              ttl=DEFAULT_TTL, soa_timers=None, today=None, current=None, served=None):
+def plan_zone(
+    name,
+    zone_file,
+    records=None,
+    nameservers=None,
+    soa_email=None,
+    allow_update=False,
+    ttl=DEFAULT_TTL,
+    soa_timers=None,
+    today=None,
+    current=None,
+    served=None,
+):
     """
     Work out what ``zone_present`` would write: returns ``{"changes": diff, "serial": (old, new),
     "records": desired, "declared": declared, "text": zone text or None when unchanged}``.
@@ -588,18 +615,41 @@ def plan_zone(name, zone_file, records=None, nameservers=None, soa_email=None, a
     diff = diff_records(current, desired)
     old_serial = _serial_of(current)
     if not diff["added"] and not diff["removed"]:
-        return {"changes": {}, "serial": (old_serial, old_serial), "records": current, "declared": declared,
-                "text": None}
+        return {
+            "changes": {},
+            "serial": (old_serial, old_serial),
+            "records": current,
+            "declared": declared,
+            "text": None,
+        }
     new_serial = next_serial(max(old_serial, served or 0), today)
-    final = _build_zone(name, [r for r in desired if r[1] != "SOA"], nameservers, new_serial, soa_email, ttl,
-                       soa_timers)
+    final = _build_zone(
+        name, [r for r in desired if r[1] != "SOA"], nameservers, new_serial, soa_email, ttl, soa_timers
+    )
     # build_zone added apex NS from nameservers again; the set semantics of rdatasets dedupe them.
-    return {"changes": diff, "serial": (old_serial, new_serial), "records": _zone_records(final),
-            "declared": declared, "text": _render(final)}
+    return {
+        "changes": diff,
+        "serial": (old_serial, new_serial),
+        "records": _zone_records(final),
+        "declared": declared,
+        "text": _render(final),
+    }
 
 
-def write_zone(name, zone_file, records=None, nameservers=None, soa_email=None, allow_update=False,
-               ttl=DEFAULT_TTL, soa_timers=None, user=None, group=None, mode="0644", test=False):
+def write_zone(
+    name,
+    zone_file,
+    records=None,
+    nameservers=None,
+    soa_email=None,
+    allow_update=False,
+    ttl=DEFAULT_TTL,
+    soa_timers=None,
+    user=None,
+    group=None,
+    mode="0644",
+    test=False,
+):
     """
     Bring ZONE_FILE to the declared content and make named serve it; return the plan (see
     ``plan_zone``) plus ``"comment"``.
@@ -630,8 +680,18 @@ def write_zone(name, zone_file, records=None, nameservers=None, soa_email=None, 
             current = _read_synced_zone(name, zone_file, served)
         else:
             current = read_zone_file(name, zone_file)
-        plan = plan_zone(name, zone_file, records, nameservers, soa_email, allow_update, ttl, soa_timers,
-                         current=current, served=served)
+        plan = plan_zone(
+            name,
+            zone_file,
+            records,
+            nameservers,
+            soa_email,
+            allow_update,
+            ttl,
+            soa_timers,
+            current=current,
+            served=served,
+        )
         if test or plan["text"] is None:
             plan["comment"] = "zone is up to date" if plan["text"] is None else "zone would be updated"
             return plan

@@ -55,7 +55,7 @@ def decode(buf):
     kind, end = buf[:1], buf.find(b"\r\n")
     if end < 0:
         raise ValueError("incomplete")
-    line, rest = buf[1:end].decode(), buf[end + 2:]
+    line, rest = buf[1:end].decode(), buf[end + 2 :]
     if kind == b"+":
         return line, rest
     if kind == b"-":
@@ -68,7 +68,7 @@ def decode(buf):
             return None, rest
         if len(rest) < size + 2:
             raise ValueError("incomplete")
-        return rest[:size].decode(), rest[size + 2:]
+        return rest[:size].decode(), rest[size + 2 :]
     if kind == b"*":
         count = int(line)
         if count < 0:
@@ -138,8 +138,12 @@ def hand_over_master(link, me):
     notes = []
     role = link.role()
     if role != "master":
-        return {"handed_over": None, "master": None, "attempts": 0,
-                "notes": [f"{me} is a Redis {role or 'server that does not answer'}: nothing to hand over"]}
+        return {
+            "handed_over": None,
+            "master": None,
+            "attempts": 0,
+            "notes": [f"{me} is a Redis {role or 'server that does not answer'}: nothing to hand over"],
+        }
 
     def new_master():
         host = link.master()
@@ -157,8 +161,10 @@ def hand_over_master(link, me):
         if new:
             break
         link.unpause()
-        notes.append(f"attempt {attempt}: no new Redis master {PROMOTION_LOOKS * PROMOTION_EVERY:g} s after "
-                     "SENTINEL FAILOVER; waiting for Sentinel to end it")
+        notes.append(
+            f"attempt {attempt}: no new Redis master {PROMOTION_LOOKS * PROMOTION_EVERY:g} s after "
+            "SENTINEL FAILOVER; waiting for Sentinel to end it"
+        )
         for _ in range(WAIT_OUT_LOOKS):
             new = new_master()
             if new or not link.in_failover():
@@ -168,8 +174,9 @@ def hand_over_master(link, me):
             break
     if not new:
         link.unpause()
-        notes.append(f"Sentinel named no new Redis master after {ATTEMPTS} SENTINEL FAILOVERs: "
-                     f"{me} stays master")
+        notes.append(
+            f"Sentinel named no new Redis master after {ATTEMPTS} SENTINEL FAILOVERs: {me} stays master"
+        )
         return {"handed_over": False, "master": None, "attempts": attempt, "notes": notes}
     try:
         link.replicaof(new)
@@ -195,8 +202,10 @@ def sentinel_verdict(answers, replication, expected_sentinels, expected_replicas
         reasons.append(f"Sentinel on {', '.join(silent)} does not answer or knows no master")
     masters = sorted({answer for answer in answers.values() if answer})
     if len(masters) > 1:
-        reasons.append("Sentinels disagree on the master: " + ", ".join(
-            f"{addr} says {answer}" for addr, answer in sorted(answers.items()) if answer))
+        reasons.append(
+            "Sentinels disagree on the master: "
+            + ", ".join(f"{addr} says {answer}" for addr, answer in sorted(answers.items()) if answer)
+        )
     if len(answers) < expected_sentinels:
         reasons.append(f"{len(answers)} Sentinels asked, {expected_sentinels} expected")
     master = masters[0] if len(masters) == 1 else None
@@ -206,8 +215,11 @@ def sentinel_verdict(answers, replication, expected_sentinels, expected_replicas
         elif replication.get("role") != "master":
             reasons.append(f"{master} is not a master (role {replication.get('role')})")
         else:
-            online = [v for k, v in replication.items()
-                      if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"]
+            online = [
+                v
+                for k, v in replication.items()
+                if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+            ]
             if len(online) < expected_replicas:
                 reasons.append(
                     f"master {master} has {len(online)} replicas online, {expected_replicas} expected"
@@ -306,8 +318,9 @@ def replication(host, port=None, timeout=2.0):
         salt im1 fileshare_redis.replication 10.77.0.61
     """
     try:
-        text = command(host, _site("ports:redis", port), "INFO", "replication", password=_password(),
-                       timeout=timeout)
+        text = command(
+            host, _site("ports:redis", port), "INFO", "replication", password=_password(), timeout=timeout
+        )
     except (OSError, RuntimeError, ValueError):
         return None
     return parse_info(text)
@@ -388,8 +401,12 @@ def hand_over(name=None, address=None, port=None, sentinel_port=None):
         salt im1 fileshare_redis.hand_over
         salt im1 fileshare_redis.hand_over name=fileshare address=10.77.0.61
     """
-    link = _Link(_site("node:address", address), _site("ports:redis", port),
-                 _site("ports:sentinel", sentinel_port), _site("names:sentinel_master", name))
+    link = _Link(
+        _site("node:address", address),
+        _site("ports:redis", port),
+        _site("ports:sentinel", sentinel_port),
+        _site("names:sentinel_master", name),
+    )
     try:
         result = hand_over_master(link, link.address)
     except (OSError, RuntimeError, ValueError) as exc:

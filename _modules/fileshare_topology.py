@@ -230,7 +230,9 @@ def get(key=None, default=None):
         salt db1 fileshare_topology.get ports:galera_health
         salt-call fileshare_topology.get roles:db
     """
-    site = __salt__["pillar.get"]("fileshare", {})
+    # Salt 3008 masks every pillar leaf a remote call reads unless told otherwise (the topology holds
+    # no secret: derive() reads no key under secrets).
+    site = __salt__["pillar.get"]("fileshare", {}, unmask=True)
     topology = derive(merged(_defaults(), site), __grains__.get("id"))
     if key is None:
         return topology

@@ -297,12 +297,20 @@ def choose_bootstrap(positions):
     uuids = {p.get("uuid", ZERO_UUID) for p in positions.values()} - {ZERO_UUID}
     if len(uuids) > 1:
         detail = ", ".join(f"{n}={positions[n]['uuid']}" for n in sorted(positions))
-        return {"bootstrap": None, "uuid": None, "seqno": None,
-                "reasons": [f"state UUIDs differ ({detail}): these are different clusters, decide by hand"]}
+        return {
+            "bootstrap": None,
+            "uuid": None,
+            "seqno": None,
+            "reasons": [f"state UUIDs differ ({detail}): these are different clusters, decide by hand"],
+        }
     if not uuids:
         first = sorted(positions)[0]
-        return {"bootstrap": first, "uuid": ZERO_UUID, "seqno": -1,
-                "reasons": [f"no member holds data yet: new cluster, bootstrap {first}"]}
+        return {
+            "bootstrap": first,
+            "uuid": ZERO_UUID,
+            "seqno": -1,
+            "reasons": [f"no member holds data yet: new cluster, bootstrap {first}"],
+        }
     uuid = uuids.pop()
     with_data = {n: p for n, p in positions.items() if p.get("uuid") == uuid}
     top = max(int(p["seqno"]) for p in with_data.values())
@@ -311,8 +319,10 @@ def choose_bootstrap(positions):
     chosen = (flagged or leaders)[0]
     reasons = [f"{chosen} has the highest seqno {top} of cluster {uuid}"]
     if len(leaders) > 1:
-        reasons.append(f"{', '.join(leaders)} are equally advanced; "
-                       f"{chosen} chosen ({'safe_to_bootstrap' if flagged else 'first by name'})")
+        reasons.append(
+            f"{', '.join(leaders)} are equally advanced; "
+            f"{chosen} chosen ({'safe_to_bootstrap' if flagged else 'first by name'})"
+        )
     behind = sorted(n for n, p in with_data.items() if int(p["seqno"]) < top)
     if behind:
         reasons.append(f"behind, will rejoin by IST/SST: {', '.join(behind)}")
@@ -350,8 +360,10 @@ def _conn(kwargs):
     default_file = __salt__["config.get"]("galera.default_file", "/root/.my.cnf")
     if os.path.exists(default_file):
         return {"connection_default_file": default_file}
-    return {"connection_unix_socket": __salt__["config.get"]("galera.unix_socket", "/run/mysqld/mysqld.sock"),
-            "connection_user": "root"}
+    return {
+        "connection_unix_socket": __salt__["config.get"]("galera.unix_socket", "/run/mysqld/mysqld.sock"),
+        "connection_user": "root",
+    }
 
 
 def status(**connection_args):
@@ -513,12 +525,20 @@ def recover_position(**connection_args):
     if view and not view.get("wsrep"):
         raise CommandExecutionError("MariaDB runs here without wsrep: it is not a Galera node now")
     if view.get("wsrep"):
-        return {"uuid": view["local_state_uuid"], "seqno": view["last_committed"], "safe_to_bootstrap": False,
-                "running": True, "cluster_status": view["cluster_status"], "source": "running server"}
+        return {
+            "uuid": view["local_state_uuid"],
+            "seqno": view["last_committed"],
+            "safe_to_bootstrap": False,
+            "running": True,
+            "cluster_status": view["cluster_status"],
+            "source": "running server",
+        }
     state = grastate() or {"uuid": ZERO_UUID, "seqno": -1, "safe_to_bootstrap": False}
     pos = dict(state, running=False, cluster_status="", source="grastate.dat")
-    if state["seqno"] >= 0 or state["uuid"] == ZERO_UUID and not os.path.exists(
-        os.path.join(_datadir(), "ibdata1")
+    if (
+        state["seqno"] >= 0
+        or state["uuid"] == ZERO_UUID
+        and not os.path.exists(os.path.join(_datadir(), "ibdata1"))
     ):
         return pos
     fd, logfile = tempfile.mkstemp(prefix="wsrep-recover-", suffix=".log")
@@ -527,7 +547,8 @@ def recover_position(**connection_args):
         os.chmod(logfile, 0o666)  # mysqld drops to the mysql user before it opens the log
         res = __salt__["cmd.run_all"](
             ["mysqld", "--user=mysql", "--wsrep-recover", f"--log-error={logfile}"],
-            python_shell=False, ignore_retcode=True,
+            python_shell=False,
+            ignore_retcode=True,
         )
         with open(logfile, encoding="utf-8", errors="replace") as fh:
             found = parse_recovered(fh.read() + res.get("stderr", ""))
@@ -604,8 +625,12 @@ def wait(state="Synced", timeout=120, interval=2, **connection_args):
     deadline = time.monotonic() + float(timeout)
     while True:
         view = status(**connection_args)
-        if (view.get("wsrep") and view["ready"] and view["cluster_status"] == "Primary"
-                and view["local_state_comment"] == state):
+        if (
+            view.get("wsrep")
+            and view["ready"]
+            and view["cluster_status"] == "Primary"
+            and view["local_state_comment"] == state
+        ):
             return view
         if time.monotonic() >= deadline:
             seen = view.get("local_state_comment", "no answer") if view else "no answer"

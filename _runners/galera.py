@@ -40,16 +40,18 @@ def _members(members):
 def _call(tgt, fun, arg=(), kwarg=None, timeout=60):
     """Run FUN on the minions in TGT (a list); {minion: (ok, return)} for every one asked."""
     client = salt.client.get_local_client(__opts__["conf_file"])
-    out = client.cmd(list(tgt), fun, arg=list(arg), kwarg=kwarg or {}, tgt_type="list", timeout=timeout,
-                     full_return=True)
+    out = client.cmd(
+        list(tgt), fun, arg=list(arg), kwarg=kwarg or {}, tgt_type="list", timeout=timeout, full_return=True
+    )
     res = {}
     for minion in tgt:
         got = out.get(minion)
         if not isinstance(got, dict):
             res[minion] = (False, "no answer")
         else:
-            ok = got.get("retcode", 0) == 0 and not (isinstance(got.get("ret"), str)
-                                                      and got["ret"].startswith("ERROR"))
+            ok = got.get("retcode", 0) == 0 and not (
+                isinstance(got.get("ret"), str) and got["ret"].startswith("ERROR")
+            )
             res[minion] = (ok, got.get("ret"))
     return res
 
@@ -65,8 +67,10 @@ def positions(members):
         salt-run galera.positions db1,db2,db3
     """
     members = _members(members)
-    return {m: (ret if ok else None) for m, (ok, ret) in _call(members, "galera.recover_position",
-                                                              timeout=180).items()}
+    return {
+        m: (ret if ok else None)
+        for m, (ok, ret) in _call(members, "galera.recover_position", timeout=180).items()
+    }
 
 
 def choose(members):
@@ -133,8 +137,9 @@ def _settled(members, service, timeout):
     from a starting server, or a --wsrep-recover beside it, would be wrong."""
     deadline = time.monotonic() + float(timeout)
     while True:
-        states = _call(members, "cmd.run", arg=[f"systemctl is-active {service}"],
-                       kwarg={"ignore_retcode": True})
+        states = _call(
+            members, "cmd.run", arg=[f"systemctl is-active {service}"], kwarg={"ignore_retcode": True}
+        )
         busy = sorted(m for m, (ok, ret) in states.items() if ok and ret in ("activating", "deactivating"))
         if not busy or time.monotonic() >= deadline:
             return busy
@@ -201,11 +206,16 @@ def _stop(nodes, service, grace):
             stuck = [n for n in up if how.get(n) == "killed"]
             if stuck:
                 raise CommandExecutionError(
-                    ", ".join(f"{n}: {service} still {states[n]} after SIGKILL" for n in stuck))
+                    ", ".join(f"{n}: {service} still {states[n]} after SIGKILL" for n in stuck)
+                )
             # A string, not a list: a remote cmd.run_all defaults to python_shell=True, which runs
             # only a list's first word (measured: `systemctl` alone, nothing killed).
-            kill = _call(up, "cmd.run_all", arg=[f"systemctl kill --signal=SIGKILL {service}"],
-                         kwarg={"python_shell": False})
+            kill = _call(
+                up,
+                "cmd.run_all",
+                arg=[f"systemctl kill --signal=SIGKILL {service}"],
+                kwarg={"python_shell": False},
+            )
             for node, (ok, ret) in kill.items():
                 if not ok:
                     raise CommandExecutionError(f"{node}: could not kill the stuck {service}: {ret}")

@@ -37,8 +37,19 @@ def _ret(name):
     return {"name": name, "changes": {}, "result": True, "comment": ""}
 
 
-def zone_present(name, zone_file, records=None, nameservers=None, soa_email=None, allow_update=False,
-                 ttl=3600, soa_timers=None, user=None, group=None, mode="0644"):
+def zone_present(
+    name,
+    zone_file,
+    records=None,
+    nameservers=None,
+    soa_email=None,
+    allow_update=False,
+    ttl=3600,
+    soa_timers=None,
+    user=None,
+    group=None,
+    mode="0644",
+):
     """
     The zone NAME is served from ZONE_FILE with exactly the declared records (plus, when
     ``allow_update``, the records added by dynamic update since: they are never lost). The SOA
@@ -63,8 +74,17 @@ def zone_present(name, zone_file, records=None, nameservers=None, soa_email=None
     test = bool(__opts__.get("test"))
     try:
         plan = __salt__["bind9.write_zone"](
-            name, zone_file, records=records or [], nameservers=nameservers or [], soa_email=soa_email,
-            allow_update=allow_update, ttl=ttl, soa_timers=soa_timers, user=user, group=group, mode=mode,
+            name,
+            zone_file,
+            records=records or [],
+            nameservers=nameservers or [],
+            soa_email=soa_email,
+            allow_update=allow_update,
+            ttl=ttl,
+            soa_timers=soa_timers,
+            user=user,
+            group=group,
+            mode=mode,
             test=test,
         )
     except Exception as exc:  # CommandExecutionError or a dnspython parse error: report, never guess
@@ -93,8 +113,19 @@ def _current(name, zone, rdtype, server, port):
     return fqdn, sorted({norm({"name": fqdn, "type": rdtype, "data": a}, zone)[3] for a in answers})
 
 
-def record_present(name, zone, rdtype, data, ttl=300, server="127.0.0.1", replace=False, keyname=None,
-                   secret=None, algorithm=None, port=53):
+def record_present(
+    name,
+    zone,
+    rdtype,
+    data,
+    ttl=300,
+    server="127.0.0.1",
+    replace=False,
+    keyname=None,
+    secret=None,
+    algorithm=None,
+    port=53,
+):
     """
     The record NAME RDTYPE DATA exists in ZONE at SERVER, added by a TSIG-signed dynamic update.
     With ``replace`` the whole RRset becomes DATA. The zone must allow updates by the TSIG key.
@@ -111,29 +142,47 @@ def record_present(name, zone, rdtype, data, ttl=300, server="127.0.0.1", replac
         ret["comment"] = f"{fqdn} {rdtype} {want} is present"
         return ret
     removed = [h for h in have if h != want] if replace else []
-    ret["changes"] = {"records": {"added": [f"{fqdn} {ttl} {rdtype} {want}"],
-                                  "removed": [f"{fqdn} {rdtype} {h}" for h in removed]}}
+    ret["changes"] = {
+        "records": {
+            "added": [f"{fqdn} {ttl} {rdtype} {want}"],
+            "removed": [f"{fqdn} {rdtype} {h}" for h in removed],
+        }
+    }
     if __opts__.get("test"):
         ret.update(result=None, comment=f"{fqdn} {rdtype} {want} would be added")
         return ret
     try:
-        __salt__["bind9.update"](zone, fqdn, rdtype, data, ttl=ttl, action="replace" if replace else "add",
-                                 server=server, keyname=keyname, secret=secret, algorithm=algorithm,
-                                 port=port)
+        __salt__["bind9.update"](
+            zone,
+            fqdn,
+            rdtype,
+            data,
+            ttl=ttl,
+            action="replace" if replace else "add",
+            server=server,
+            keyname=keyname,
+            secret=secret,
+            algorithm=algorithm,
+            port=port,
+        )
         _, after = _current(name, zone, rdtype, server, port)
     except Exception as exc:
         ret.update(changes={}, result=False, comment=f"update of {fqdn} {rdtype} failed: {exc}")
         return ret
     if want not in after:
-        ret.update(changes={}, result=False,
-                   comment=f"{server} accepted the update but does not answer {fqdn} {rdtype} {want}")
+        ret.update(
+            changes={},
+            result=False,
+            comment=f"{server} accepted the update but does not answer {fqdn} {rdtype} {want}",
+        )
         return ret
     ret["comment"] = f"{fqdn} {rdtype} {want} added"
     return ret
 
 
-def record_absent(name, zone, rdtype, data=None, server="127.0.0.1", keyname=None, secret=None,
-                  algorithm=None, port=53):
+def record_absent(
+    name, zone, rdtype, data=None, server="127.0.0.1", keyname=None, secret=None, algorithm=None, port=53
+):
     """
     The record NAME RDTYPE DATA (or, without DATA, the whole RRset) is absent from ZONE at SERVER,
     removed by a TSIG-signed dynamic update.
@@ -142,8 +191,11 @@ def record_absent(name, zone, rdtype, data=None, server="127.0.0.1", keyname=Non
     rdtype = str(rdtype).upper()
     try:
         fqdn, have = _current(name, zone, rdtype, server, port)
-        want = __salt__["bind9.normalize_record"]({"name": name, "type": rdtype, "data": data}, zone)[3] \
-            if data is not None else None
+        want = (
+            __salt__["bind9.normalize_record"]({"name": name, "type": rdtype, "data": data}, zone)[3]
+            if data is not None
+            else None
+        )
     except Exception as exc:
         ret.update(result=False, comment=f"cannot read {name}/{rdtype} at {server}: {exc}")
         return ret
@@ -156,8 +208,18 @@ def record_absent(name, zone, rdtype, data=None, server="127.0.0.1", keyname=Non
         ret.update(result=None, comment=f"{fqdn} {rdtype} would be removed")
         return ret
     try:
-        __salt__["bind9.update"](zone, fqdn, rdtype, data, action="delete", server=server, keyname=keyname,
-                                 secret=secret, algorithm=algorithm, port=port)
+        __salt__["bind9.update"](
+            zone,
+            fqdn,
+            rdtype,
+            data,
+            action="delete",
+            server=server,
+            keyname=keyname,
+            secret=secret,
+            algorithm=algorithm,
+            port=port,
+        )
         _, after = _current(name, zone, rdtype, server, port)
     except Exception as exc:
         ret.update(changes={}, result=False, comment=f"removal of {fqdn} {rdtype} failed: {exc}")

@@ -53,9 +53,22 @@ def _site(key, value):
     return value if value not in (None, "") else __salt__["fileshare_topology.get"](key)
 
 
-def seeded(name, kind, address, initial_master, lines=(), after=(), master_name=None, port=None,
-           sentinel_port=None, quorum=2, user="redis", group="redis", mode="0640",
-           password_key="redis_password"):
+def seeded(
+    name,
+    kind,
+    address,
+    initial_master,
+    lines=(),
+    after=(),
+    master_name=None,
+    port=None,
+    sentinel_port=None,
+    quorum=2,
+    user="redis",
+    group="redis",
+    mode="0640",
+    password_key="redis_password",
+):
     """
     NAME (a Redis or Sentinel main config) exists and carries the seed marker; written only when it
     does not (the package's default file is replaced). KIND ``redis``: LINES, then ``replicaof`` unless
@@ -131,8 +144,11 @@ def not_master(name=None, address=None, port=None, sentinel_port=None):
             ret["comment"] = f"{address} is a Redis {role}: nothing to hand over"
             return ret
         if __opts__.get("test"):
-            ret.update(result=None, changes={"master": {"old": address, "new": "a promoted replica"}},
-                       comment=f"{address} holds the Redis master {name}: it would be handed over")
+            ret.update(
+                result=None,
+                changes={"master": {"old": address, "new": "a promoted replica"}},
+                comment=f"{address} holds the Redis master {name}: it would be handed over",
+            )
             return ret
         done = __salt__["fileshare_redis.hand_over"](name, address, port, sentinel_port)
     except Exception as exc:  # CommandExecutionError from the module: the step fails with its reason

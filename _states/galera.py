@@ -86,21 +86,38 @@ def bootstrapped(name, node=None, timeout=120, service="mariadb"):
         ret["comment"] = f"{me} is not the bootstrap node ({node}): nothing to do here"
         return ret
     if view:
-        ret.update(result=False, comment=f"MariaDB runs on {me} but is not Primary "
-                                         f"({view.get('cluster_status', 'wsrep off')}): not bootstrapping")
+        ret.update(
+            result=False,
+            comment=f"MariaDB runs on {me} but is not Primary "
+            f"({view.get('cluster_status', 'wsrep off')}): not bootstrapping",
+        )
         return ret
-    running = sorted(peer for peer, peer_view in __salt__["galera.views"](True).items()
-                     if peer != me and peer_view.get("cluster_status") == "Primary")
+    running = sorted(
+        peer
+        for peer, peer_view in __salt__["galera.views"](True).items()
+        if peer != me and peer_view.get("cluster_status") == "Primary"
+    )
     if running:
         # This node was rebuilt or restarted while the others kept the cluster: it joins (IST/SST),
         # a second bootstrap would split the cluster in two.
-        return _start(ret, {"joined": {"old": None, "new": me}},
-                      f"{service} would be started on {me} to join {name} (Primary on {', '.join(running)})",
-                      _service_start(service), f"{me} joined {name} (Primary on {', '.join(running)})",
-                      f"{me} did not join {name}", timeout)
-    return _start(ret, {"bootstrapped": {"old": None, "new": me}}, f"{name} would be bootstrapped on {me}",
-                  __salt__["galera.bootstrap"], f"{name} bootstrapped on {me}",
-                  f"{name} not bootstrapped on {me}", timeout)
+        return _start(
+            ret,
+            {"joined": {"old": None, "new": me}},
+            f"{service} would be started on {me} to join {name} (Primary on {', '.join(running)})",
+            _service_start(service),
+            f"{me} joined {name} (Primary on {', '.join(running)})",
+            f"{me} did not join {name}",
+            timeout,
+        )
+    return _start(
+        ret,
+        {"bootstrapped": {"old": None, "new": me}},
+        f"{name} would be bootstrapped on {me}",
+        __salt__["galera.bootstrap"],
+        f"{name} bootstrapped on {me}",
+        f"{name} not bootstrapped on {me}",
+        timeout,
+    )
 
 
 def joined(name, timeout=120, service="mariadb"):
@@ -116,14 +133,22 @@ def joined(name, timeout=120, service="mariadb"):
         ret["comment"] = f"{me} is a member of {name} ({view['local_state_comment']})"
         return ret
     if view:
-        ret.update(result=False, comment=f"MariaDB runs on {me} but is not in a Primary component "
-                                         f"({view.get('cluster_status', 'wsrep off')})")
+        ret.update(
+            result=False,
+            comment=f"MariaDB runs on {me} but is not in a Primary component "
+            f"({view.get('cluster_status', 'wsrep off')})",
+        )
         return ret
 
-    return _start(ret, {"joined": {"old": None, "new": me}},
-                  f"{service} would be started on {me} to join {name}", _service_start(service),
-                  f"{me} joined {name}",
-                  f"{me} did not join {name}", timeout)
+    return _start(
+        ret,
+        {"joined": {"old": None, "new": me}},
+        f"{service} would be started on {me} to join {name}",
+        _service_start(service),
+        f"{me} joined {name}",
+        f"{me} did not join {name}",
+        timeout,
+    )
 
 
 def synced(name, timeout=120, interval=2):
@@ -168,6 +193,8 @@ def safe_to_take_down(name, node=None, expected=None):
         who = node or __grains__["id"]
         ret["comment"] = f"{who} may be taken down: the others keep {name} Primary and Synced"
     else:
-        ret.update(result=False, comment=f"{node or __grains__['id']} must not be taken down: "
-                   + "; ".join(result["reasons"]))
+        ret.update(
+            result=False,
+            comment=f"{node or __grains__['id']} must not be taken down: " + "; ".join(result["reasons"]),
+        )
     return ret

@@ -236,7 +236,11 @@ class Renderer:
     def apply_template(self, os_name, text, context):
         """A jinja template's text rendered by Salt's own file.apply_template_on_contents with `context`."""
         out = self._caller(os_name).cmd(
-            "file.apply_template_on_contents", text, template="jinja", context=context, defaults={},
+            "file.apply_template_on_contents",
+            text,
+            template="jinja",
+            context=context,
+            defaults={},
             saltenv="base",
         )
         assert isinstance(out, str) and "Traceback" not in out, out

@@ -10,8 +10,13 @@ from render_harness import FORMULA, OS_GRAINS
 
 OSES = list(OS_GRAINS)
 PORTS = yaml.safe_load((FORMULA / "parameters" / "defaults.yaml").read_text())["ports"]
-SECRETS = ["lab-alice-pw", "lab-bob-pw", "lab-db-pw-change-me", "lab-redis-pw-change-me",
-           "c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ=="]
+SECRETS = [
+    "lab-alice-pw",
+    "lab-bob-pw",
+    "lab-db-pw-change-me",
+    "lab-redis-pw-change-me",
+    "c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ==",
+]
 WEB_GROUP = {"Debian": "www-data", "RedHat": "apache", "Arch": "http"}
 
 
@@ -72,8 +77,11 @@ def test_nginx_app_server_variant_renders_and_webdav_refuses_it(renderer, os_nam
     app_conf = files["The fileshare nginx app server is configured"]
     assert app_conf["name"].endswith("/conf.d/fileshare-app.conf")
     assert app_conf["context"]["app"]["port"] == PORTS["app"]
-    assert not [a for a in states(result, "pkg.installed").values() if "httpd" in json.dumps(a)
-                or "apache2" in json.dumps(a)], "no Apache with the nginx app server"
+    assert not [
+        a
+        for a in states(result, "pkg.installed").values()
+        if "httpd" in json.dumps(a) or "apache2" in json.dumps(a)
+    ], "no Apache with the nginx app server"
     refusals = states(result, "test.fail_without_changes")
     assert list(refusals) == ["WebDAV needs Apache httpd as the app server"]
 
@@ -87,12 +95,13 @@ def test_products_not_built_yet_refuse_clearly(renderer, product):
 
 @pytest.mark.parametrize(
     ("architecture", "minion", "listen"),
-    [("all_in_one", "aio1", ["127.0.0.1"]), ("mini_ha", "node1", ["127.0.0.1", "10.77.0.21"]),
-     ("full_ha", "app1", ["127.0.0.1", "10.77.0.41"])],
+    [
+        ("all_in_one", "aio1", ["127.0.0.1"]),
+        ("mini_ha", "node1", ["127.0.0.1", "10.77.0.21"]),
+        ("full_ha", "app1", ["127.0.0.1", "10.77.0.41"]),
+    ],
 )
-def test_apache_listens_on_loopback_and_on_the_node_for_haproxy_on_ha(
-    renderer, architecture, minion, listen
-):
+def test_apache_listens_on_loopback_and_on_the_node_for_haproxy_on_ha(renderer, architecture, minion, listen):
     result = show(renderer, "debian-12", minion, "fileshare.app.apache", architecture=architecture)
     site = states(result, "file.managed")["The fileshare Apache site is configured"]
     assert site["context"]["app"]["listen"] == listen

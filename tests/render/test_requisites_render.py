@@ -29,10 +29,20 @@ ALLOWED_ACROSS_FILES = {
 # What each architecture's nodes apply besides `fileshare` (their layers): the gates and the release.
 EXTRA = {
     "all_in_one": ["fileshare.infra.smoke", "fileshare.release"],
-    "mini_ha": ["fileshare.infra.smoke", "fileshare.db.quorate", "fileshare.release",
-                "fileshare.intermediate.quorate", "fileshare.storage.volume"],
-    "full_ha": ["fileshare.infra.smoke", "fileshare.db.quorate", "fileshare.release",
-                "fileshare.intermediate.quorate", "fileshare.storage.volume"],
+    "mini_ha": [
+        "fileshare.infra.smoke",
+        "fileshare.db.quorate",
+        "fileshare.release",
+        "fileshare.intermediate.quorate",
+        "fileshare.storage.volume",
+    ],
+    "full_ha": [
+        "fileshare.infra.smoke",
+        "fileshare.db.quorate",
+        "fileshare.release",
+        "fileshare.intermediate.quorate",
+        "fileshare.storage.volume",
+    ],
 }
 
 
@@ -94,7 +104,8 @@ class Graph:
         if (name, module) in self.after:
             return [(name, module)]
         return [
-            (sid, module) for sid, chunk in self.high.items()
+            (sid, module)
+            for sid, chunk in self.high.items()
             if module in chunk and any(isinstance(a, dict) and a.get("name") == name for a in chunk[module])
         ]
 

@@ -76,15 +76,21 @@ def test_every_step_runs_a_function_of_the_suite_with_its_arguments(renderer, ar
 @pytest.mark.parametrize("arch", ["full_ha", "mini_ha"])
 def test_every_port_and_name_comes_from_the_topology(renderer, arch):
     """A site that overrides ports and names gets them in every step of its upgrade."""
-    overrides = {"ports": {"sentinel": 26999, "redis": 6999, "app": 8999, "https": 8443, "http": 8088},
-                 "names": {"sentinel_master": "cache", "galera_cluster": "sql",
-                           "backends": {"app": "web_app", "db": "web_db"}},
-                 "storage": {"volume": "data"}}
+    overrides = {
+        "ports": {"sentinel": 26999, "redis": 6999, "app": 8999, "https": 8443, "http": 8088},
+        "names": {
+            "sentinel_master": "cache",
+            "galera_cluster": "sql",
+            "backends": {"app": "web_app", "db": "web_db"},
+        },
+        "storage": {"volume": "data"},
+    }
     caller = renderer._caller("debian-12")
     caller.opts["id"] = caller.opts["grains"]["id"] = caller.opts["grains"]["host"] = MASTER_ID
     caller.opts["fileshare_example_architecture"] = arch
-    result = caller.cmd("state.show_sls", "fileshare.rolling_upgrade",
-                        pillar={"fileshare": {"release": RELEASE, **overrides}})
+    result = caller.cmd(
+        "state.show_sls", "fileshare.rolling_upgrade", pillar={"fileshare": {"release": RELEASE, **overrides}}
+    )
     assert isinstance(result, dict), result
     kwargs = [args.get("kwarg", {}) for _, fun, args in steps(result) if fun == "salt.function"]
     text = repr(kwargs)

@@ -63,8 +63,14 @@ NODES = {
         "st1": ["fileshare.storage.volume"],
     },
     "mini_ha": {
-        "node1": ["fileshare.infra.smoke", "fileshare.db.galera.bootstrap", "fileshare.db.quorate",
-                  "fileshare.release", "fileshare.intermediate.quorate", "fileshare.storage.volume"],
+        "node1": [
+            "fileshare.infra.smoke",
+            "fileshare.db.galera.bootstrap",
+            "fileshare.db.quorate",
+            "fileshare.release",
+            "fileshare.intermediate.quorate",
+            "fileshare.storage.volume",
+        ],
         "node2": [],
     },
     "all_in_one": {"aio1": ["fileshare.infra.smoke", "fileshare.release"]},
@@ -218,8 +224,10 @@ def test_overriding_a_port_or_name_changes_every_place_that_uses_it(renderer, re
 # Defaults distinctive enough to look for in everything a node gets (low ports such as 22 or 80 and
 # the name 'fileshare' also occur as counts, addresses and paths).
 DISTINCT = [
-    key for key, value in OLD.items()
-    if (isinstance(value, int) and value >= 1024) or key in ("ports:gluster_bricks", "names:galera_cluster")
+    key
+    for key, value in OLD.items()
+    if (isinstance(value, int) and value >= 1024)
+    or key in ("ports:gluster_bricks", "names:galera_cluster")
     or key.startswith("names:backends:")
 ]
 
@@ -252,7 +260,10 @@ def test_nft_accepts_every_node_s_rules_with_the_override(rendered, architecture
 
 # rolling_upgrade renders with a release pillar of its own: tests/render/test_rolling_upgrade_render.py.
 ORCHESTRATIONS = [
-    "fileshare.all_in_one", "fileshare.full_ha", "fileshare.mini_ha", "fileshare.galera_recover",
+    "fileshare.all_in_one",
+    "fileshare.full_ha",
+    "fileshare.mini_ha",
+    "fileshare.galera_recover",
 ]
 
 

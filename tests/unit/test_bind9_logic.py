@@ -79,8 +79,10 @@ def test_next_serial_refuses_serials_outside_the_32_bit_range(bad):
         ({"name": "example.lab.", "type": "NS", "data": "ns.other.org."}, ("@", "NS", 3600, "ns.other.org.")),
         ({"name": "x", "type": "CNAME", "data": "files", "ttl": 30}, ("x", "CNAME", 30, "files")),
         ({"name": "t", "type": "TXT", "data": '"a b"'}, ("t", "TXT", 3600, '"a b"')),
-        ({"name": "_s._tcp", "type": "SRV", "data": "0 5 443 files.example.lab."},
-         ("_s._tcp", "SRV", 3600, "0 5 443 files")),
+        (
+            {"name": "_s._tcp", "type": "SRV", "data": "0 5 443 files.example.lab."},
+            ("_s._tcp", "SRV", 3600, "0 5 443 files"),
+        ),
         ({"name": "v6", "type": "AAAA", "data": "FD00:0:0::1"}, ("v6", "AAAA", 3600, "fd00::1")),
     ],
 )
@@ -209,15 +211,22 @@ def test_broken_zones_are_named(records, problem):
 def test_a_cname_beside_other_data_is_refused_not_silently_dropped():
     with pytest.raises(ValueError, match="www has a CNAME beside other data"):
         zone_of(RECORDS + [{"name": "www", "type": "A", "data": "10.0.0.1"}])
-    assert bind9._validate([("@", "SOA", 1, "ns1 h 1 1 1 1 1"), ("@", "NS", 1, "ns.o."),
-                            ("x", "CNAME", 1, "y.o."), ("x", "TXT", 1, '"t"')], ORIGIN) == [
-        "x has a CNAME beside other data (CNAME, TXT)"
-    ]
+    assert bind9._validate(
+        [
+            ("@", "SOA", 1, "ns1 h 1 1 1 1 1"),
+            ("@", "NS", 1, "ns.o."),
+            ("x", "CNAME", 1, "y.o."),
+            ("x", "TXT", 1, '"t"'),
+        ],
+        ORIGIN,
+    ) == ["x has a CNAME beside other data (CNAME, TXT)"]
 
 
 def test_targets_outside_the_zone_and_srv_no_service_are_fine():
-    extra = [{"name": "_none._tcp", "type": "SRV", "data": "0 0 0 ."},
-             {"name": "ext", "type": "CNAME", "data": "cdn.other.org."}]
+    extra = [
+        {"name": "_none._tcp", "type": "SRV", "data": "0 0 0 ."},
+        {"name": "ext", "type": "CNAME", "data": "cdn.other.org."},
+    ]
     assert bind9._validate(zone_of(RECORDS + extra), ORIGIN) == []
 
 

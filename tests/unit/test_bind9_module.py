@@ -70,8 +70,11 @@ def named(zone_file):
 
 @pytest.fixture
 def configure_loader_modules(named):
-    salt = {"cmd.run_all": named, "config.get": lambda key, default=None: default,
-            "pillar.get": lambda key, default=None, unmask=False: default}
+    salt = {
+        "cmd.run_all": named,
+        "config.get": lambda key, default=None: default,
+        "pillar.get": lambda key, default=None, unmask=False: default,
+    }
     return {bind9: {"__salt__": salt}}
 
 

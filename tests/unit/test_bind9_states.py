@@ -73,13 +73,23 @@ def test_zone_present_up_to_date_reports_no_changes(plan):
 
 
 def test_zone_present_reports_the_record_diff_and_serial(plan):
-    plan.update(changes={"added": ["www 3600 A 10.0.0.1"], "removed": []}, serial=(2026112801, 2026112802),
-                comment="zone file installed; rndc reload example.lab")
-    ret = bind9_state.zone_present(ZONE, "/z", records=[{"name": "www", "type": "A", "data": "10.0.0.1"}],
-                                   nameservers=["ns1"], allow_update=True)
+    plan.update(
+        changes={"added": ["www 3600 A 10.0.0.1"], "removed": []},
+        serial=(2026112801, 2026112802),
+        comment="zone file installed; rndc reload example.lab",
+    )
+    ret = bind9_state.zone_present(
+        ZONE,
+        "/z",
+        records=[{"name": "www", "type": "A", "data": "10.0.0.1"}],
+        nameservers=["ns1"],
+        allow_update=True,
+    )
     assert ret["result"] is True
-    assert ret["changes"] == {"records": {"added": ["www 3600 A 10.0.0.1"], "removed": []},
-                              "serial": {"old": 2026112801, "new": 2026112802}}
+    assert ret["changes"] == {
+        "records": {"added": ["www 3600 A 10.0.0.1"], "removed": []},
+        "serial": {"old": 2026112801, "new": 2026112802},
+    }
     assert plan["kw"]["allow_update"] is True and plan["kw"]["test"] is False
 
 

@@ -88,23 +88,7 @@ def test_path_finder_reads_links_code_and_brace_lists():
     ]
 
 
-# Docs whose work-log sections are their owner's to rewrite; strict: the test fails once they are clean,
-# so the entry is removed then.
-WORK_LOG_LEFT = {"docs/rolling-upgrade.md"}
-
-
-def _work_log_cases():
-    for doc in DOCS:
-        name = doc.relative_to(REPO).as_posix()
-        marks = (
-            [pytest.mark.xfail(strict=True, reason="work log not rewritten yet")]
-            if name in WORK_LOG_LEFT
-            else []
-        )
-        yield pytest.param(doc, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("doc", list(_work_log_cases()))
+@pytest.mark.parametrize("doc", DOCS, ids=[d.relative_to(REPO).as_posix() for d in DOCS])
 def test_docs_keep_no_work_log(doc):
     """Docs describe the system now; the history of how it got there is in the commit messages."""
     text = doc.read_text()

@@ -274,8 +274,10 @@ class FakeHaproxy:
 @pytest.fixture
 def api(tmp_path):
     fake = FakeHaproxy(tmp_path / "admin.sock")
-    haproxy.__salt__ = {"config.get": lambda key, default=None: fake.path,
-                        "fileshare_topology.get": getter({"architecture": "full_ha"})}
+    haproxy.__salt__ = {
+        "config.get": lambda key, default=None: fake.path,
+        "fileshare_topology.get": getter({"architecture": "full_ha"}),
+    }
     yield fake
     fake.sock.close()
 

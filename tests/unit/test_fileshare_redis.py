@@ -12,9 +12,11 @@ from suite_modules import load
 mod = load("_modules/fileshare_redis.py", "fileshare_redis_mod")
 state = load("_states/fileshare_redis.py", "fileshare_redis_state")
 
-INFO = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n" \
-       "slave0:ip=10.0.0.22,port=6379,state=online,offset=1,lag=0\r\n" \
-       "slave1:ip=10.0.0.23,port=6379,state=wait_bgsave,offset=0,lag=0\r\n"
+INFO = (
+    "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n"
+    "slave0:ip=10.0.0.22,port=6379,state=online,offset=1,lag=0\r\n"
+    "slave1:ip=10.0.0.23,port=6379,state=wait_bgsave,offset=0,lag=0\r\n"
+)
 
 
 def test_resp_round_trip():
@@ -42,8 +44,11 @@ def test_agreed_needs_a_majority_of_the_answers():
 def test_verdict_healthy_and_each_failure_named():
     answers = {"10.0.0.21": "10.0.0.21:6379", "10.0.0.22": "10.0.0.21:6379", "10.0.0.23": "10.0.0.21:6379"}
     online = mod.parse_info(INFO.replace("wait_bgsave", "online"))
-    assert mod.sentinel_verdict(answers, online, 3, 2) == {"quorate": True, "master": "10.0.0.21:6379",
-                                                           "reasons": []}
+    assert mod.sentinel_verdict(answers, online, 3, 2) == {
+        "quorate": True,
+        "master": "10.0.0.21:6379",
+        "reasons": [],
+    }
     lagging = mod.sentinel_verdict(answers, mod.parse_info(INFO), 3, 2)
     assert not lagging["quorate"]
     assert lagging["reasons"] == ["master 10.0.0.21:6379 has 1 replicas online, 2 expected"]
@@ -90,11 +95,17 @@ def configure_loader_modules():
 def test_seeded_writes_once_and_never_again(tmp_path):
     conf = tmp_path / "sentinel.conf"
     conf.write_text("# the package's default\n")
-    ret = state.seeded(str(conf), "sentinel", "10.0.0.22", "10.0.0.21", lines=["port 26379"],
-                       after=["sentinel down-after-milliseconds fileshare 5000"])
+    ret = state.seeded(
+        str(conf),
+        "sentinel",
+        "10.0.0.22",
+        "10.0.0.21",
+        lines=["port 26379"],
+        after=["sentinel down-after-milliseconds fileshare 5000"],
+    )
     assert ret["result"] is True and "10.0.0.21" in ret["changes"]["seeded"]["new"]
     text = conf.read_text()
-    assert "sentinel monitor fileshare 10.0.0.21 6379 2\nsentinel auth-pass fileshare \"s3cret\"\n" in text
+    assert 'sentinel monitor fileshare 10.0.0.21 6379 2\nsentinel auth-pass fileshare "s3cret"\n' in text
     assert text.index("monitor") < text.index("down-after") and oct(os.stat(conf).st_mode & 0o777) == "0o640"
     assert "s3cret" not in repr(ret)
     conf.write_text(text.replace("10.0.0.21", "10.0.0.23"))  # Sentinel rewrote it after a failover
@@ -115,7 +126,8 @@ def test_seeded_redis_follows_the_master_sentinel_reports(tmp_path, configure_lo
 
 def test_seeded_takes_ports_and_the_master_name_from_the_topology(tmp_path, configure_loader_modules):
     state.__salt__["fileshare_topology.get"] = getter(
-        {"ports": {"redis": 7001, "sentinel": 27001}, "names": {"sentinel_master": "cache"}})
+        {"ports": {"redis": 7001, "sentinel": 27001}, "names": {"sentinel_master": "cache"}}
+    )
     asked = []
     state.__salt__["fileshare_redis.sentinel_master"] = lambda name, port: asked.append((name, port))
     conf = tmp_path / "sentinel.conf"
@@ -123,17 +135,29 @@ def test_seeded_takes_ports_and_the_master_name_from_the_topology(tmp_path, conf
     assert "sentinel monitor cache 10.0.0.21 7001 2\n" in conf.read_text() and asked == [("cache", 27001)]
 
 
-@pytest.mark.parametrize("reply, host", [
-    (["10.0.0.22", "6379"], "10.0.0.22"), (None, None), ([], None), (["", "0"], None), ("OK", None),
-])
+@pytest.mark.parametrize(
+    "reply, host",
+    [
+        (["10.0.0.22", "6379"], "10.0.0.22"),
+        (None, None),
+        ([], None),
+        (["", "0"], None),
+        ("OK", None),
+    ],
+)
 def test_reported_host_of_a_sentinel_answer(reply, host):
     assert mod.reported_host(reply) == host
 
 
-@pytest.mark.parametrize("flags, running", [
-    ("master", False), ("master,failover_in_progress", True),
-    ("s_down,master,failover_in_progress,promoted", True), ("master,o_down", False),
-])
+@pytest.mark.parametrize(
+    "flags, running",
+    [
+        ("master", False),
+        ("master,failover_in_progress", True),
+        ("s_down,master,failover_in_progress,promoted", True),
+        ("master,o_down", False),
+    ],
+)
 def test_failover_in_progress_is_read_from_the_flags(flags, running):
     assert mod.failover_in_progress(["name", "fileshare", "ip", "10.0.0.21", "flags", flags]) is running
     assert mod.failover_in_progress(None) is False
@@ -205,8 +229,12 @@ def test_a_redis_that_does_not_answer_has_nothing_to_hand_over():
 def test_writes_are_paused_6_s_around_the_failover_then_the_old_master_follows_at_once():
     link = Scripted(promoted_after=[0.3])
     res = mod.hand_over_master(link, ME)
-    assert res == {"handed_over": True, "master": OTHER, "attempts": 1,
-                   "notes": [f"{ME} handed the Redis master over to {OTHER} (SENTINEL FAILOVER)"]}
+    assert res == {
+        "handed_over": True,
+        "master": OTHER,
+        "attempts": 1,
+        "notes": [f"{ME} handed the Redis master over to {OTHER} (SENTINEL FAILOVER)"],
+    }
     assert link.calls == [("pause", 6000), ("failover",), ("replicaof", OTHER), ("unpause",)]
     assert link.now == pytest.approx(0.3 + 2.0)
 
@@ -272,10 +300,13 @@ def not_master():
     state.__salt__ = {
         "fileshare_topology.get": getter(
             {"architecture": "full_ha", "nodes": [{"name": "im1", "address": ME, "roles": ["intermediate"]}]},
-            "im1"),
+            "im1",
+        ),
         "fileshare_redis.role": lambda address, port: "master",
-        "fileshare_redis.hand_over": lambda *args: done.append(args) or {
-            "handed_over": True, "master": OTHER, "attempts": 1, "notes": ["handed over"]},
+        "fileshare_redis.hand_over": lambda *args: (
+            done.append(args)
+            or {"handed_over": True, "master": OTHER, "attempts": 1, "notes": ["handed over"]}
+        ),
     }
     state.__opts__ = {"test": False}
     return done

@@ -20,8 +20,14 @@ LOGIC = REPO / "_modules/galera.py"
 
 def fake_client(tmp_path, state, comment, status="Primary"):
     path = tmp_path / "mysql"
-    lines = [("wsrep_cluster_size", "3"), ("wsrep_cluster_status", status), ("wsrep_local_state", state),
-             ("wsrep_local_state_comment", comment), ("wsrep_ready", "ON"), ("wsrep_connected", "ON")]
+    lines = [
+        ("wsrep_cluster_size", "3"),
+        ("wsrep_cluster_status", status),
+        ("wsrep_local_state", state),
+        ("wsrep_local_state_comment", comment),
+        ("wsrep_ready", "ON"),
+        ("wsrep_connected", "ON"),
+    ]
     body = "".join(f"printf '%s\\t%s\\n' '{k}' '{v}'\n" for k, v in lines)
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
@@ -40,8 +46,21 @@ def responder(tmp_path):
 
     def start(client, *extra):
         port = free_port()
-        proc = subprocess.Popen([sys.executable, str(SCRIPT), "--bind", "127.0.0.1", "--port", str(port),
-                                 "--logic", str(LOGIC), "--client", str(client), *extra])
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--logic",
+                str(LOGIC),
+                "--client",
+                str(client),
+                *extra,
+            ]
+        )
         procs.append(proc)
         for _ in range(100):
             try:
@@ -72,8 +91,14 @@ def test_a_synced_node_answers_200(responder, tmp_path):
 
 def test_a_donor_answers_503_unless_donors_are_allowed(responder, tmp_path):
     client = fake_client(tmp_path, "2", "Donor/Desynced")
-    assert get(responder(client)) == (503, {"available": False, "reason": "Donor/Desynced, not Synced",
-                                            "view": get(responder(client))[1]["view"]})
+    assert get(responder(client)) == (
+        503,
+        {
+            "available": False,
+            "reason": "Donor/Desynced, not Synced",
+            "view": get(responder(client))[1]["view"],
+        },
+    )
     assert get(responder(client, "--allow-donor"))[0] == 200
 
 

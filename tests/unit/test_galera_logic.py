@@ -134,14 +134,17 @@ def test_quorum_arithmetic_needs_a_strict_majority(size, leaving, keeps):
 
 def test_one_of_three_synced_nodes_may_go():
     assert galera.take_down_verdict({"db1": view(), "db2": view(), "db3": view()}, "db1", 3) == {
-        "safe": True, "reasons": []}
+        "safe": True,
+        "reasons": [],
+    }
 
 
 def test_a_two_node_cluster_may_not_lose_either():
     res = galera.take_down_verdict({"db1": view(size=2), "db2": view(size=2)}, "db1", 2)
     assert not res["safe"]
-    assert res["reasons"] == ["without db1 the cluster keeps 1 of 2 members, not a majority: "
-                              "it would lose its Primary component"]
+    assert res["reasons"] == [
+        "without db1 the cluster keeps 1 of 2 members, not a majority: it would lose its Primary component"
+    ]
 
 
 def test_with_an_arbitrator_one_data_node_may_go_if_the_other_is_synced():
@@ -173,8 +176,12 @@ safe_to_bootstrap: 0
 
 
 def test_grastate_after_a_crash_has_no_position():
-    assert galera.parse_grastate(GRASTATE) == {"uuid": UUID, "seqno": -1, "safe_to_bootstrap": False,
-                                               "version": "2.1"}
+    assert galera.parse_grastate(GRASTATE) == {
+        "uuid": UUID,
+        "seqno": -1,
+        "safe_to_bootstrap": False,
+        "version": "2.1",
+    }
 
 
 def test_grastate_after_a_clean_shutdown_of_the_last_node():
@@ -204,7 +211,9 @@ def test_safe_to_bootstrap_is_set_or_added():
 )
 def test_wsrep_recover_position_is_read_from_the_log(log, expected):
     assert galera.parse_recovered("noise\n" + log + "[Note] mysqld: Shutdown complete\n") == {
-        "uuid": UUID if expected != -1 else ZERO, "seqno": expected}
+        "uuid": UUID if expected != -1 else ZERO,
+        "seqno": expected,
+    }
 
 
 def test_a_log_without_a_position_gives_none():
@@ -230,8 +239,10 @@ def test_a_behind_node_is_never_chosen_even_if_flagged_safe():
 
 
 def test_equal_seqnos_prefer_the_safe_to_bootstrap_node_then_the_first_name():
-    assert galera.choose_bootstrap({"db1": pos(42), "db2": pos(42), "db3": pos(42, safe=True)})["bootstrap"] \
+    assert (
+        galera.choose_bootstrap({"db1": pos(42), "db2": pos(42), "db3": pos(42, safe=True)})["bootstrap"]
         == "db3"
+    )
     res = galera.choose_bootstrap({"db3": pos(42), "db2": pos(42), "db1": pos(7)})
     assert res["bootstrap"] == "db2"
     assert "db2, db3 are equally advanced; db2 chosen (first by name)" in res["reasons"]
@@ -251,8 +262,10 @@ def test_a_missing_member_refuses():
 def test_mismatched_uuids_refuse_naming_them():
     res = galera.choose_bootstrap({"db1": pos(42), "db2": pos(50, uuid=OTHER), "db3": pos(41)})
     assert res["bootstrap"] is None
-    assert res["reasons"] == [f"state UUIDs differ (db1={UUID}, db2={OTHER}, db3={UUID}): "
-                              "these are different clusters, decide by hand"]
+    assert res["reasons"] == [
+        f"state UUIDs differ (db1={UUID}, db2={OTHER}, db3={UUID}): "
+        "these are different clusters, decide by hand"
+    ]
 
 
 def test_a_running_primary_refuses_any_bootstrap():

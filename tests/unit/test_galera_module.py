@@ -82,7 +82,8 @@ def test_status_comes_from_salts_mysql_module(minion):
 def test_connection_defaults_to_the_root_option_file_then_the_socket(minion, tmp_path):
     cnf = tmp_path / "my.cnf"
     galera.__salt__["config.get"] = lambda key, default=None: (
-        str(cnf) if key == "galera.default_file" else default)
+        str(cnf) if key == "galera.default_file" else default
+    )
     galera.status()
     socket = {"connection_unix_socket": "/run/mysqld/mysqld.sock", "connection_user": "root"}
     assert minion.connection == socket
@@ -147,7 +148,8 @@ def test_peers_are_asked_on_the_sites_health_port(minion):
     """A site that moves the health responder (pillar fileshare:ports:galera_health) is asked there."""
     server = health_responder(200, {"local_state": 4}, requests=2)
     galera.__salt__["fileshare_topology.get"] = getter(
-        {"architecture": "full_ha", "nodes": NODES, "ports": {"galera_health": server.server_port}}, "db1")
+        {"architecture": "full_ha", "nodes": NODES, "ports": {"galera_health": server.server_port}}, "db1"
+    )
     views = galera.views()
     server.server_close()
     assert views["db2"] == views["db3"] == {"local_state": 4}
@@ -155,9 +157,14 @@ def test_peers_are_asked_on_the_sites_health_port(minion):
 
 
 def test_position_of_a_running_node_is_its_last_committed(minion):
-    assert galera.recover_position() == {"uuid": UUID, "seqno": 42, "safe_to_bootstrap": False,
-                                         "running": True, "cluster_status": "Primary",
-                                         "source": "running server"}
+    assert galera.recover_position() == {
+        "uuid": UUID,
+        "seqno": 42,
+        "safe_to_bootstrap": False,
+        "running": True,
+        "cluster_status": "Primary",
+        "source": "running server",
+    }
 
 
 def test_a_server_running_without_wsrep_is_never_recovered_beside(minion):

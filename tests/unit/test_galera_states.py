@@ -33,9 +33,14 @@ class Node:
         def quorum(expected=None, peers=False):
             return galera.verdict({"db1": self.view}, expected or 3)
 
-        return {"galera.status": lambda: self.view, "galera.wait": wait, "galera.bootstrap": bootstrap,
-                "service.start": start, "galera.quorum": quorum,
-                "galera.views": lambda peers=True: dict(self.peers, db1=self.view)}
+        return {
+            "galera.status": lambda: self.view,
+            "galera.wait": wait,
+            "galera.bootstrap": bootstrap,
+            "service.start": start,
+            "galera.quorum": quorum,
+            "galera.views": lambda peers=True: dict(self.peers, db1=self.view),
+        }
 
 
 @pytest.fixture
@@ -62,8 +67,10 @@ def test_quorate_fails_with_the_verdicts_reasons(node):
     node.view = galera.parse_status(raw(status="non-Primary", size=1))
     ret = galera_state.quorate("fileshare")
     assert ret["result"] is False
-    assert ret["comment"] == ("fileshare is not quorate: db1: not in the Primary component (non-Primary); "
-                              "cluster size 1, expected 3 members")
+    assert ret["comment"] == (
+        "fileshare is not quorate: db1: not in the Primary component (non-Primary); "
+        "cluster size 1, expected 3 members"
+    )
 
 
 def test_bootstrapped_does_nothing_on_a_running_primary(node):

@@ -30,7 +30,8 @@ MINION_PYTHON = "/opt/salt/bin/python3"
 _SALT_ERRORS = ("ERROR", "The minion function caused an exception", "Passed invalid arguments")
 
 # In the node: import the synced module, call FUN(*ARGS, **KWARGS), print {"return"} or {"error"}. The
-# module's few defaults that ask Salt (config.get of a socket path) get their built-in default. The
+# module's few defaults that ask Salt (config.get of a socket path, fileshare_topology.get: the tools
+# pass every port and name themselves) get their built-in default. The
 # modules take only their exception class from Salt, and importing the salt package costs ~2 s in a
 # node (fileshare_haproxy.backend in lb1 of a full_ha lab: 2.4 s with it, 0.2-0.4 s without,
 # measured): a stand-in gives that class.
@@ -41,7 +42,10 @@ salt, salt.exceptions = types.ModuleType("salt"), types.ModuleType("salt.excepti
 salt.exceptions.CommandExecutionError = type("CommandExecutionError", (Exception,), {})
 sys.modules.update({"salt": salt, "salt.exceptions": salt.exceptions})
 module = __import__(sys.argv[1])
-module.__salt__ = {"config.get": lambda key, default=None: default}
+module.__salt__ = {
+    "config.get": lambda key, default=None: default,
+    "fileshare_topology.get": lambda key=None, default=None: default,
+}
 try:
     out = {"return": getattr(module, sys.argv[2])(*json.loads(sys.argv[3]), **json.loads(sys.argv[4]))}
 except Exception as exc:
