@@ -176,8 +176,6 @@ def step_label(data):
         return f"{what} {kwargs.get('name', '')} {kwargs.get('backend', '')}".strip() + f" @{tgt}"
     if fun in ("state.sls", "state.apply") and words:
         return f"{words[0]} @{tgt}"
-    if fun == "cmd.run":
-        return f"check @{tgt}"
     return f"{fun} @{tgt}"
 
 
@@ -244,7 +242,7 @@ def failed_steps(text):
 
 
 def _reasons(node, out):
-    """Comments of the failed states (and failed cmd.run outputs) inside a step's minion returns."""
+    """Comments of the failed states inside a step's minion returns."""
     if isinstance(node, dict):
         if node.get("result") is False and node.get("comment"):
             out.append(str(node["comment"])[:800])
