@@ -100,7 +100,14 @@ class Graph:
 
     def _targets(self, module, name):
         if module == "sls":
-            return [key for key in self.after if self.high[key[0]]["__sls__"] == name]
+            # Salt 3008 counts the states an SLS includes as its own (salt/utils/requisite.py,
+            # __sls_included_from__): requiring an SLS that includes you is a cycle.
+            return [
+                key
+                for key in self.after
+                if self.high[key[0]]["__sls__"] == name
+                or name in self.high[key[0]].get("__sls_included_from__", [])
+            ]
         if (name, module) in self.after:
             return [(name, module)]
         return [
@@ -114,8 +121,11 @@ class Graph:
         targets = self._targets(module, name)
         if not targets:
             self.unresolved.append(f"{state[0]!r} ({sls}) names {module}: {name!r}, which is not there")
+        # A requisite on a resource's name (`- galera: <cluster>`, `- service: mariadb`) names what the
+        # state manages, as `- pkg: nginx` does; one on another file's state ID couples the two files.
+        by_id = module != "sls" and (name, module) in self.after
         for found in targets:
-            if module != "sls" and self.high[found[0]]["__sls__"] != sls:
+            if by_id and self.high[found[0]]["__sls__"] != sls:
                 self.across.add((sls, found[0]))
             if reverse:
                 self.after[found].add(state)

@@ -7,6 +7,10 @@
     root's password is the cluster's (replicated): root's my.cnf is written before the server starts,
     so a joining member, whose socket login the replicated password replaced, is reached with it. #}
 {%- set sls_mariadb = tplroot ~ ('.db.mariadb' if fileshare.single_host else '.db.galera') %}
+{#- Required by the resource, not by SLS: db.galera includes this file, and Salt 3008 counts an SLS's
+    included states as its own (`- sls: fileshare.db.galera` here would require these very states). #}
+{%- set server_ready = {'service': fileshare.mariadb.service} if fileshare.single_host
+                       else {'galera': fileshare.topology.names.galera_cluster} %}
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set mariadb = fileshare.mariadb %}
 {%- set secrets = fileshare.secrets if fileshare.secrets is mapping else {} %}
@@ -52,7 +56,7 @@ MariaDB root has the site's password:
     - connection_user: root
     - connection_unix_socket: {{ mariadb.socket }}
     - require:
-      - sls: {{ sls_mariadb }}
+      - {{ server_ready | json }}
 {%- if not fileshare.single_host %}
     - retry: {{ just_started_retry | json }}
 {%- endif %}
