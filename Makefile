@@ -93,6 +93,14 @@ bench-faults: venv
 bench-rolling: venv
 	$(BIN)/fileshare-bench rolling --lab $(LAB)
 
+# Real clients (database writers, a Redis writer, a WebDAV client) through the VIP while each layer's
+# primary is killed, partitioned, frozen or moved on purpose, ROUNDS times, on a converged full_ha lab
+# (LAB); writes build/bench/failover.json and .md (docs/faults.md); exits 1 when a goal is missed.
+ROUNDS ?= 3
+.PHONY: bench-failover
+bench-failover: venv
+	$(BIN)/fileshare-bench failover --lab $(LAB) --rounds $(ROUNDS) $(if $(ONLY),--only $(ONLY))
+
 # Bring up the example site's nodes for ARCH and run its orchestration; prints how to reach it.
 lab: venv host-deps
 	$(BIN)/fileshare-lab --lab $(LAB) up $(ARCH)

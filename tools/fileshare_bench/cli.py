@@ -21,7 +21,7 @@ from fileshare_bench.target import BenchError
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "build" / "bench"
-PLUGINS = ("rolling", "faults")  # modules of this package that add subcommands with register()
+PLUGINS = ("rolling", "faults", "failover")  # modules of this package that add subcommands with register()
 _COMMANDS: dict[str, tuple] = {}
 
 
