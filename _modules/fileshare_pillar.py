@@ -334,6 +334,18 @@ SCHEMA = {
                     "letters, digits, '_', at most 32",
                     "^[A-Za-z_][A-Za-z0-9_]{0,31}$",
                 ),
+                # Galera's failure detection in seconds (docs/faults.md).
+                "evs": _fixed(
+                    {
+                        key: {"type": "number", "exclusiveMinimum": 0, "maximum": 60}
+                        for key in (
+                            "keepalive_period",
+                            "inactive_check_period",
+                            "suspect_timeout",
+                            "inactive_timeout",
+                        )
+                    }
+                ),
             },
             required=["engine", "name", "user"],
         ),
@@ -816,6 +828,24 @@ def storage_problems(data, defaults=None):
     ]
 
 
+EVS_ORDER = ("keepalive_period", "inactive_check_period", "suspect_timeout", "inactive_timeout")
+
+
+def evs_problems(data, defaults=None):
+    """Galera's failure detection must be ordered: a keepalive is sent before a peer is checked, a
+    peer is checked before it is suspected, suspected before declared dead."""
+    evs = {**((defaults or {}).get("db") or {}).get("evs", {}), **((data.get("db") or {}).get("evs") or {})}
+    for shorter, longer in zip(EVS_ORDER, EVS_ORDER[1:], strict=False):
+        if shorter in evs and longer in evs and float(evs[shorter]) > float(evs[longer]):
+            return [
+                {
+                    "key": f"fileshare:db:evs:{shorter}",
+                    "reason": f"must not exceed {longer} ({evs[shorter]} > {evs[longer]})",
+                }
+            ]
+    return []
+
+
 def semantic_problems(data, defaults=None):
     """What is not built first; address rules next; topology only once every address is sound (one
     defect, one message)."""
@@ -825,6 +855,7 @@ def semantic_problems(data, defaults=None):
         or topology_problems(data)
         or webdav_problems(data)
         or storage_problems(data, defaults)
+        or evs_problems(data, defaults)
     )
 
 

@@ -763,3 +763,16 @@ def test_every_site_setting_with_a_default_is_a_key_the_schema_accepts(examples,
             fp_topology.merged(value, data.get(section)) if isinstance(value, dict) else data[section]
         )
     assert fp.problems(data) == []
+
+
+def test_galera_failure_detection_must_be_ordered(examples):
+    data = copy.deepcopy(examples["full_ha"])
+    data.setdefault("db", {})["evs"] = {"suspect_timeout": 7}
+    found = fp.problems(data, _defaults())
+    assert found == [
+        {"key": "fileshare:db:evs:suspect_timeout", "reason": "must not exceed inactive_timeout (7 > 6)"}
+    ]
+    data["db"]["evs"]["inactive_timeout"] = 15
+    assert fp.problems(data, _defaults()) == []
+    data["db"]["evs"] = {"suspect_timeout": 0}
+    assert [f["key"] for f in fp.problems(data)] == ["fileshare:db:evs:suspect_timeout"]

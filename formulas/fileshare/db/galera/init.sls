@@ -59,6 +59,7 @@ MariaDB Galera settings are managed:
         ports: {{ fileshare.topology.ports | json }}
         address: {{ fileshare.node.address | json }}
         node_name: {{ fileshare.node.name | json }}
+        evs: {{ fileshare.db.evs | json }}
 
 MariaDB starts at boot and rejoins its cluster:
   service.enabled:
