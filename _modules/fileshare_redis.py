@@ -191,6 +191,22 @@ def hand_over_master(link, me):
     return {"handed_over": False, "master": new, "attempts": attempt, "notes": notes}
 
 
+def sentinel_changes(current, wanted):
+    """
+    The ``SENTINEL SET`` settings that differ: ``{option: (now, wanted)}``. CURRENT is the flat
+    ``SENTINEL MASTER`` reply (``[key, value, key, value, ...]``) or a dict; WANTED ``{option: value}``
+    with Sentinel's option names (down-after-milliseconds, failover-timeout, parallel-syncs, quorum).
+    """
+    if isinstance(current, (list, tuple)):
+        current = dict(zip(current[::2], current[1::2], strict=False))
+    current = {str(k): str(v) for k, v in (current or {}).items()}
+    return {
+        option: (current.get(option), str(value))
+        for option, value in sorted(wanted.items())
+        if current.get(option) != str(value)
+    }
+
+
 def sentinel_verdict(answers, replication, expected_sentinels, expected_replicas):
     """
     Verdict from each Sentinel's answer (``"host:port"`` or None) and the reported master's parsed
@@ -414,6 +430,30 @@ def hand_over(name=None, address=None, port=None, sentinel_port=None):
     if result["handed_over"] is False:
         raise CommandExecutionError("; ".join(result["notes"]))
     return result
+
+
+def sentinel_settings(settings, name=None, address=None, port=None, apply=False):
+    """
+    This node's Sentinel's settings for master NAME that differ from SETTINGS (``{option: value}``,
+    Sentinel's option names), as ``{option: [now, wanted]}``; with APPLY, each is set (SENTINEL SET)
+    and the answer is what was changed. Sentinel rewrites its own file, so the setting persists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt im1 fileshare_redis.sentinel_settings '{down-after-milliseconds: 1000}'
+    """
+    name = _site("names:sentinel_master", name)
+    address, port = _site("node:address", address), _site("ports:sentinel", port)
+    try:
+        changes = sentinel_changes(command(address, port, "SENTINEL", "MASTER", name), settings)
+        if apply:
+            for option, (_, value) in changes.items():
+                command(address, port, "SENTINEL", "SET", name, option, value)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CommandExecutionError(f"Sentinel on {address}:{port}: {exc}") from exc
+    return {option: list(pair) for option, pair in changes.items()}
 
 
 def quorum(name=None, port=None):

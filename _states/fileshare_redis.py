@@ -113,6 +113,28 @@ def seeded(
     return ret
 
 
+def sentinel_set(name, settings, address=None, port=None):
+    """
+    The running Sentinel of this node watches master NAME with SETTINGS (``{option: value}``: its
+    down-after-milliseconds, failover-timeout, parallel-syncs, quorum). The seeded file carries the
+    settings of the day it was written and Sentinel owns it afterwards: a later pillar change reaches
+    the Sentinels only through SENTINEL SET, which Sentinel also writes to its file.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    args = {"name": name, "address": address, "port": port}
+    differ = __salt__["fileshare_redis.sentinel_settings"](settings, **args)
+    if not differ:
+        ret["comment"] = f"Sentinel watches {name} with the wanted settings"
+        return ret
+    ret["changes"] = {option: {"old": now, "new": wanted} for option, (now, wanted) in differ.items()}
+    if __opts__.get("test"):
+        ret.update(result=None, comment=f"Sentinel settings of {name} would change")
+        return ret
+    __salt__["fileshare_redis.sentinel_settings"](settings, apply=True, **args)
+    ret["comment"] = f"Sentinel settings of {name} set: {', '.join(differ)}"
+    return ret
+
+
 def quorate(name=None, port=None):
     """
     Fail with the reasons unless every intermediate node's Sentinel reports the same master of NAME,

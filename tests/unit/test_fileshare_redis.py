@@ -19,6 +19,16 @@ INFO = (
 )
 
 
+def test_sentinel_changes_name_what_differs():
+    reply = ["name", "fileshare", "down-after-milliseconds", "5000", "parallel-syncs", "1", "quorum", "2"]
+    wanted = {"down-after-milliseconds": 1000, "parallel-syncs": 1, "quorum": 2, "failover-timeout": 60000}
+    assert mod.sentinel_changes(reply, wanted) == {
+        "down-after-milliseconds": ("5000", "1000"),
+        "failover-timeout": (None, "60000"),
+    }
+    assert mod.sentinel_changes({"quorum": "2"}, {"quorum": 2}) == {}
+
+
 def test_resp_round_trip():
     assert mod.encode("AUTH", "p w") == b"*2\r\n$4\r\nAUTH\r\n$3\r\np w\r\n"
     value, rest = mod.decode(b"*2\r\n$9\r\n10.0.0.21\r\n$4\r\n6379\r\n+OK\r\n")

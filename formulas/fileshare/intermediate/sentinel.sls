@@ -12,7 +12,7 @@
 {%- set master_name = fileshare.topology.names.sentinel_master %}
 {%- set settings = salt['slsutil.merge']({
       'quorum': 2,
-      'down_after_ms': 5000,
+      'down_after_ms': 500,
       'failover_timeout_ms': 60000,
     }, fileshare.intermediate.get('sentinel', {})) %}
 {%- set masters = fileshare.topology.addresses.intermediate %}
@@ -62,3 +62,18 @@ Redis Sentinel is running and enabled:
     - enable: True
     - watch:
       - fileshare_redis: Sentinel config is seeded (then Sentinel owns it)
+
+# The seed's settings are those of the day it was written: a later pillar change reaches the running
+# Sentinel here (SENTINEL SET; Sentinel writes it to its own file).
+Sentinel watches the Redis master with the site's settings:
+  fileshare_redis.sentinel_set:
+    - name: {{ master_name }}
+    - address: {{ fileshare.node.address }}
+    - port: {{ ports.sentinel }}
+    - settings:
+        down-after-milliseconds: {{ settings.down_after_ms }}
+        failover-timeout: {{ settings.failover_timeout_ms }}
+        parallel-syncs: 1
+        quorum: {{ settings.quorum }}
+    - require:
+      - service: Redis Sentinel is running and enabled
