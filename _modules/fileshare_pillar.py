@@ -64,6 +64,7 @@ PORTS = [
     "db_front",
     "redis_front",
     "haproxy_stats",
+    "haproxy_peer",
 ]
 
 _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
