@@ -64,6 +64,7 @@ PORTS = [
     "db_front",
     "redis_front",
     "haproxy_stats",
+    "haproxy_peer",
 ]
 
 _DNS_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -295,6 +296,9 @@ SCHEMA = {
                     }
                 ),
                 "dns": _fixed({"recursion_allowed": _networks(), "allow_update": {"type": "boolean"}}),
+                # Milliseconds without a first byte before HAProxy resends a body-less idempotent
+                # request to another app node (a frozen node must not stall it for minutes).
+                "app_response_timeout": {"type": "integer", "minimum": 100, "maximum": 300000},
             },
             required=["tls"],
         ),

@@ -79,6 +79,7 @@ NODES = {
 # The places (state IDs) that use each key, by the role of the node that holds them.
 HAPROXY = ("load", "HAProxy is configured")
 HANDOFF = ("load", "the VIP handoff's nftables rules are written")
+HANDOFF_COMMAND = ("load", "the VIP handoff command is installed")
 ZONE = ("load", f"The {DOMAIN} zone is served")
 NAMED = ("load", "bind9's configuration is managed")
 SMOKE = ("load", "the smoke check command is installed")
@@ -130,6 +131,7 @@ HA_PLACES = {
     "ports:db_front": [HAPROXY, HANDOFF, HEALTH, *_fw("load")],
     "ports:redis_front": [HAPROXY, HANDOFF, HEALTH, WSGIDAV, *_fw("load")],
     "ports:haproxy_stats": [HAPROXY],
+    "ports:haproxy_peer": [HAPROXY, HANDOFF_COMMAND, *_fw("load")],
     "names:galera_cluster": [GALERA_CNF, SYNCED, BOOTSTRAP, JOINED, QUORATE, RELEASE_SYNCED],
     "names:sentinel_master": [SENTINEL_SEED, SENTINELS_AGREE],
     "names:backends:app": [HAPROXY],

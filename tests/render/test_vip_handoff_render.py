@@ -1,9 +1,11 @@
 """The VIP handoff of the load nodes (load/vip_handoff.sls) as rendered for full_ha, checked with the real
 tools in a throw-away network namespace: nft accepts the rules, the command loads them with the policy
-route, hands sessions to every peer while this node is BACKUP and to none when no peer answers, and
-keepalived runs it on every state change."""
+route, hands sessions to every peer while this node is BACKUP, and on becoming MASTER only to peers whose
+HAProxy answers (not to a frozen one whose kernel still completes the handshake, nor to a dead one), asking
+them all at once; keepalived runs it on every state change."""
 
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,59 @@ def test_keepalived_runs_the_handoff_on_every_state_change(renderer):
     script = keepalived["context"]["handoff"]["script"]
     for state, arg in (("master", "master"), ("backup", "backup"), ("fault", "backup")):
         assert f'notify_{state} "{script} {arg}"' in text, text
+
+
+# In the namespace: an HTTP server answering 200 (a peer whose HAProxy runs), a socket that completes the
+# TCP handshake in the kernel and never answers (a frozen peer), and an address nothing listens on.
+PEERS = textwrap.dedent(
+    """
+    import http.server, socket, sys, time
+    port = int(sys.argv[1])
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    frozen = socket.create_server(("192.0.2.12", port))
+    answering = http.server.HTTPServer(("192.0.2.11", port), Ok)
+    print("ready", flush=True)
+    answering.serve_forever()
+    """
+)
+
+
+def test_a_new_holder_hands_over_only_to_peers_whose_haproxy_answers(renderer, tmp_path):
+    answering, frozen, dead = "192.0.2.11", "192.0.2.12", "192.0.2.13"
+    rules_path = tmp_path / "handoff.nft"
+    _, context, rules = rendered(
+        renderer, "lb1", "the VIP handoff's nftables rules are written", "vip-handoff.nft.jinja"
+    )
+    rules_path.write_text(rules)
+    context["handoff"] = {**context["handoff"], "rules": str(rules_path)}
+    context["peers"] = [frozen, answering, dead]
+    command = tmp_path / "fileshare-vip-handoff"
+    command.write_text(apply_template(renderer, "fileshare-vip-handoff.sh.jinja", context))
+    command.chmod(0o755)
+    (tmp_path / "peers.py").write_text(PEERS)
+    handoff, own, port = context["handoff"], context["address"], context["peer_port"]
+    done = in_netns(
+        f"ip link set lo up; for a in {own} {answering} {frozen} {dead}; do ip addr add $a/32 dev lo; done; "
+        f"python3 {tmp_path / 'peers.py'} {port} > {tmp_path / 'ready'} 2>&1 & server=$!; "
+        "trap 'kill $server' EXIT; "
+        f"for i in $(seq 50); do grep -q ready {tmp_path / 'ready'} && break; sleep 0.1; done; "
+        f"{command} up; start=$(date +%s%N); {command} master; end=$(date +%s%N); "
+        f"echo took $(( (end - start) / 1000000 )); nft list chain ip {handoff['table']} handoff"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    chain = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith(("dup", "counter"))]
+    assert chain[0] == f"dup to {answering}" and chain[1].startswith("counter") and len(chain) == 2, (
+        done.stdout
+    )
+    # The frozen peer costs its two bounded attempts, once: not a ping's second, not one bound per peer.
+    took = int(done.stdout.split("took ")[1].split()[0])
+    bound = 1000 * float(handoff["probe_max_time"]) * int(handoff["probe_attempts"])
+    assert bound <= took < bound + 700, done.stdout

@@ -56,6 +56,12 @@ def test_backend_statuses_come_from_the_module_view():
     assert ask.statuses(_backend(("app1", "UP"), ("app2", "DOWN 1/2"))) == {"app1": "UP", "app2": "DOWN 1/2"}
 
 
+def test_unchecked_fail_open_backups_are_not_counted_as_servers():
+    backend = _backend(("app1", "UP"), ("app2", "DOWN"), ("app1-open", "no check"), ("app2-open", "no check"))
+    assert ask.statuses(backend) == {"app1": "UP", "app2": "DOWN"}
+    assert ask.backend_verdict(backend, 2) == ["not UP: ['app2']"]
+
+
 @pytest.mark.parametrize(
     "backend,expected,masters,wrong",
     [

@@ -749,7 +749,18 @@ def _defaults():
 
 
 # The sections of defaults.yaml that hold site settings (the others are the OS map, set through lookup).
-SITE_SECTIONS = ["architecture", "product", "app", "db", "intermediate", "storage", "infra", "ports", "names"]
+SITE_SECTIONS = [
+    "architecture",
+    "product",
+    "app",
+    "load",
+    "db",
+    "intermediate",
+    "storage",
+    "infra",
+    "ports",
+    "names",
+]
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)

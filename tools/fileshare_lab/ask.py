@@ -101,8 +101,12 @@ def in_node(run, module: str, fun: str, *args, **kwargs):
 
 
 def statuses(backend: dict) -> dict[str, str]:
-    """{server: status} of a ``fileshare_haproxy.backend`` return (``UP``, ``DOWN 1/2``, ``MAINT`` ...)."""
-    return {view["server"]: view["status"] for view in backend.get("servers", [])}
+    """{server: status} of a ``fileshare_haproxy.backend`` return (``UP``, ``DOWN 1/2``, ``MAINT`` ...).
+    Servers HAProxy does not check (``no check``: the app backend's fail-open ``<node>-open`` backups)
+    are left out: they say nothing about a node's health."""
+    return {
+        view["server"]: view["status"] for view in backend.get("servers", []) if view["status"] != "no check"
+    }
 
 
 def backend_verdict(backend: dict, expected: int, masters: bool = False) -> list[str]:

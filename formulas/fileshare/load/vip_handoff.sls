@@ -14,11 +14,13 @@
       'vip': load.vip,
       'ports': [load.ports.http, load.ports.https, load.ports.db_front, load.ports.redis_front],
       'peers': load.load_nodes | rejectattr('name', 'equalto', load.node) | map(attribute='address') | list,
+      'address': load.address,
+      'peer_port': load.ports.haproxy_peer,
     } %}
 
 the VIP handoff's tools are installed:
   pkg.installed:
-    # ping: the new VIP holder checks which peers are alive before handing sessions to them.
+    # curl: the new VIP holder asks which peers' HAProxy answers before handing sessions to them.
     - pkgs: {{ handoff.pkgs | json }}
 
 the VIP handoff's nftables rules are written:

@@ -1,0 +1,137 @@
+"""Failover settings as rendered for full_ha (docs/load-ha.md, docs/faults.md): HAProxy's app backend fails
+open and gives up on a frozen node quickly, the database and Redis fronts check within a second, the load
+nodes answer each other's VIP handoff probe, and the Gluster volume trades client caching for coherence."""
+
+import re
+
+import pytest
+from test_app_load_render import PORTS, args, show
+
+BACKENDS = {"app": "fs_app", "db": "fs_db", "redis": "fs_redis"}
+
+
+@pytest.fixture(scope="module")
+def site(renderer):
+    pillar = renderer.pillar("full_ha")
+    nodes = pillar["nodes"]
+    return {
+        "vip": pillar["vip"]["address"],
+        "roles": {
+            role: {n["name"]: n["address"] for n in nodes if role in n["roles"]}
+            for role in ("load", "app", "db", "intermediate", "storage")
+        },
+    }
+
+
+def haproxy_cfg(renderer, minion="lb1", pillar=None):
+    high = renderer.show_sls("debian-12", "full_ha", minion, "fileshare.load.haproxy", override=pillar)
+    assert isinstance(high, dict), high
+    return renderer.placed("debian-12", high)["HAProxy is configured"]
+
+
+def sections(text):
+    """{'backend fs_app': [its lines, stripped, comments left out], ...} of a rendered haproxy.cfg."""
+    out, current = {}, None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            current = out.setdefault(line.strip(), [])
+        elif current is not None:
+            current.append(line.strip())
+    return out
+
+
+def test_app_backend_fails_open_to_every_app_node_as_unchecked_backups(renderer, site):
+    app = sections(haproxy_cfg(renderer))[f"backend {BACKENDS['app']}"]
+    assert "option allbackups" in app
+    servers = [line.split() for line in app if line.startswith("server ")]
+    checked = {s[1]: s[2:] for s in servers if "backup" not in s}
+    backups = {s[1]: s[2:] for s in servers if "backup" in s}
+    nodes = site["roles"]["app"]
+    assert checked == {name: [f"{address}:{PORTS['app']}", "check"] for name, address in nodes.items()}
+    # The twin of each app node: same address, a backup, and no check (it must take traffic while its
+    # checks fail, which is the whole point).
+    assert backups == {
+        f"{name}-open": [f"{address}:{PORTS['app']}", "backup"] for name, address in nodes.items()
+    }
+
+
+def test_app_backend_gives_up_on_a_frozen_node_within_a_second(renderer):
+    app = sections(haproxy_cfg(renderer))[f"backend {BACKENDS['app']}"]
+    assert "timeout check 500ms" in app
+    # Only body-less idempotent methods get the short server timeout; uploads keep the defaults' 5m.
+    assert "acl fs_bodyless_idempotent method GET HEAD OPTIONS PROPFIND" in app
+    assert "http-request set-timeout server 1500ms if fs_bodyless_idempotent" in app
+    assert "retry-on conn-failure empty-response response-timeout" in app
+    assert not [line for line in app if line.startswith("timeout server")]
+
+
+def test_the_app_response_timeout_comes_from_the_pillar(renderer):
+    app = sections(haproxy_cfg(renderer, pillar={"load": {"app_response_timeout": 4000}}))
+    assert (
+        "http-request set-timeout server 4000ms if fs_bodyless_idempotent"
+        in app[f"backend {BACKENDS['app']}"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("backend", "checks"),
+    [
+        ("db", "inter 500ms fastinter 250ms downinter 1s fall 2 rise 3"),
+        ("redis", "inter 500ms fastinter 250ms downinter 1s fall 2 rise 1"),
+    ],
+)
+def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(renderer, site, backend, checks):
+    front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS[backend]}"]
+    assert "timeout check 500ms" in front
+    (default_server,) = [line for line in front if line.startswith("default-server ")]
+    assert f" {checks} " in default_server, default_server
+    assert "on-marked-down shutdown-sessions" in default_server
+
+
+@pytest.mark.parametrize("minion", ["lb1", "lb2"])
+def test_each_load_node_answers_the_handoff_probe_on_its_own_address_only(renderer, site, minion):
+    cfg = sections(haproxy_cfg(renderer, minion))
+    (peer,) = [body for header, body in cfg.items() if f":{PORTS['haproxy_peer']}" in " ".join(body)]
+    assert f"bind {site['roles']['load'][minion]}:{PORTS['haproxy_peer']}" in peer
+    assert "http-request return status 200" in peer
+    assert not [line for line in peer if site["vip"] in line]
+
+
+@pytest.mark.parametrize("minion", ["lb1", "lb2"])
+def test_the_firewall_admits_the_handoff_probe_from_the_other_load_nodes_only(renderer, site, minion):
+    result = show(renderer, "debian-12", minion, "fileshare.infra.firewall", architecture="full_ha")
+    rules = args(result["the firewall rule set is written"])["context"]["rules"]
+    (probe,) = [rule for rule in rules if PORTS["haproxy_peer"] in rule["ports"]]
+    others = [address for name, address in site["roles"]["load"].items() if name != minion]
+    assert (probe["proto"], probe["ports"], probe["sources"]) == ("tcp", [PORTS["haproxy_peer"]], others)
+    # Nodes that run no HAProxy open nothing for it.
+    for other in ("app1", "db1"):
+        found = show(renderer, "debian-12", other, "fileshare.infra.firewall", architecture="full_ha")
+        rules = args(found["the firewall rule set is written"])["context"]["rules"]
+        assert not [rule for rule in rules if PORTS["haproxy_peer"] in rule["ports"]], other
+
+
+# Options a cut-off storage node must not turn into a stale read or a long stall (defaults.yaml says why).
+COHERENCE = {
+    "performance.flush-behind": "off",
+    "performance.open-behind": "off",
+    "performance.stat-prefetch": "off",
+    "performance.quick-read": "off",
+    "performance.io-cache": "off",
+    "network.ping-timeout": "2",
+}
+
+
+def test_volume_options_are_set_on_an_existing_volume_too(renderer):
+    result = show(renderer, "debian-12", "st1", "fileshare.storage.volume", architecture="full_ha")
+    volume = renderer.pillar("full_ha")["storage"]["volume"]
+    for option, value in COHERENCE.items():
+        state = args(result[f"volume {volume} has {option} = {value}"])
+        assert state["name"] == f"gluster --mode=script volume set {volume} {option} {value}"
+        # Not only at creation: the option is compared with the live volume on every run.
+        assert re.search(
+            rf"volume get {volume} {re.escape(option)}\b.*grep -qxF {value}$", state["unless"]
+        ), state
+        assert {"cmd": f"volume {volume} is started"} in state["require"]
