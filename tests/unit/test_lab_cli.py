@@ -113,3 +113,31 @@ def test_progress_names_each_job_the_orchestration_starts():
 )
 def test_progress_skips_polling_returns_and_noise(line):
     assert cli._job_line(line) is None
+
+
+@pytest.mark.parametrize(
+    "argv,timeout",
+    [
+        (["freeze", "app1"], 5.0),
+        (["freeze", "app1", "--timeout", "2.5"], 2.5),
+        (["freeze", "--timeout", "9", "app1"], 9.0),
+    ],
+)
+def test_freeze_takes_an_optional_bound(argv, timeout):
+    opts, command, rest = cli._parse(argv)
+    assert (command, rest, opts.timeout) == ("freeze", ["app1"], timeout)
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["freeze"], "usage: fileshare-lab freeze NODE [--timeout SECONDS]"),
+        (["freeze", "app1", "app2"], "usage: fileshare-lab freeze NODE"),
+        (["freeze", "app1", "--timeout", "soon"], "usage: fileshare-lab freeze NODE"),
+        (["freeze", "app1", "--timeout", "0"], "0 < SECONDS <= 600"),
+        (["freeze", "app1", "--timeout", "-1"], "0 < SECONDS <= 600"),
+    ],
+)
+def test_a_bad_freeze_bound_gives_one_message_and_changes_nothing(lab_home, capsys, argv, match):
+    _fails(capsys, argv, match)
+    assert list(lab_home.iterdir()) == []

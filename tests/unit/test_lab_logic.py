@@ -272,3 +272,136 @@ def test_the_repo_defaults_yield_the_wheels_the_formulas_pip_install():
     reqs = images.wheel_requirements()
     assert "salt==3008.4" in reqs and len(reqs) == len(set(reqs))
     assert "WsgiDAV==4.4.0" in reqs
+
+
+# --- freezing a node ----------------------------------------------------------------------------
+
+HYBRID_MOUNTS = """tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0
+cgroup /sys/fs/cgroup/freezer cgroup rw,relatime,freezer 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    "mounts,controller,where",
+    [
+        (HYBRID_MOUNTS, None, "/sys/fs/cgroup/unified"),
+        (HYBRID_MOUNTS, "freezer", "/sys/fs/cgroup/freezer"),
+        ("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec 0 0\n", None, "/sys/fs/cgroup"),
+        ("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec 0 0\n", "freezer", None),
+        ("cgroup /sys/fs/cgroup/freezer cgroup rw,freezer 0 0\n", None, None),
+    ],
+)
+def test_cgroup_hierarchies_are_found_on_unified_and_hybrid_hosts(mounts, controller, where):
+    assert logic.cgroup_mount(mounts, controller) == where
+
+
+# /proc/<init>/cgroup of a node on this hybrid host: v1 controllers, then the v2 line, where the node's
+# systemd has put its init below the payload group LXC made.
+INIT_CGROUP = """6:freezer:/lxc.payload.fsdev-app1
+1:cpu,cpuacct:/lxc.payload.fsdev-app1
+0::/lxc.payload.fsdev-app1/init.scope
+"""
+
+
+def test_the_container_cgroup_is_lxcs_payload_group_not_the_group_init_sits_in():
+    assert logic.container_cgroup(INIT_CGROUP, "fsdev-app1") == "lxc.payload.fsdev-app1"
+    assert logic.container_cgroup(INIT_CGROUP, "fsdev-app1", "freezer") == "lxc.payload.fsdev-app1"
+    assert logic.container_cgroup(INIT_CGROUP, "fsdev-app1", "cpuacct") == "lxc.payload.fsdev-app1"
+
+
+def test_a_payload_group_nested_below_a_parent_keeps_its_parent():
+    text = "0::/lxc.pivot/lxc.payload.fsdev-db1/system.slice/mariadb.service\n"
+    assert logic.container_cgroup(text, "fsdev-db1") == "lxc.pivot/lxc.payload.fsdev-db1"
+
+
+def test_a_hierarchy_the_init_is_not_in_gives_none():
+    assert logic.container_cgroup("0::/lxc.payload.fsdev-app1/init.scope\n", "fsdev-app1", "freezer") is None
+    assert logic.container_cgroup("6:freezer:/lxc.payload.fsdev-app1\n", "fsdev-app1") is None
+
+
+def test_another_containers_group_is_never_taken_for_this_ones():
+    with pytest.raises(LabError, match="not below lxc.payload.fsdev-app1"):
+        logic.container_cgroup("0::/lxc.payload.fsdev-app10/init.scope\n", "fsdev-app1")
+
+
+def test_cgroup_events_are_read_as_numbers():
+    assert logic.parse_cgroup_events("populated 1\nfrozen 0\n") == {"populated": 1, "frozen": 0}
+    assert logic.parse_cgroup_events("") == {}
+
+
+@pytest.mark.parametrize(
+    "stat,expected",
+    [
+        ("4242 (glusterfs) D 1 4242 4242 0 -1", ("glusterfs", "D")),
+        ("17 (tmux: server) S 1 17 17 0 -1", ("tmux: server", "S")),
+        ("99 (a) b)) R 1 99 99 0 -1", ("a) b)", "R")),
+    ],
+)
+def test_a_tasks_name_and_state_are_read_even_when_the_name_has_spaces_or_parentheses(stat, expected):
+    assert logic.parse_proc_stat(stat) == expected
+
+
+def test_a_complete_freeze_says_how_long_it_took():
+    assert logic.freeze_message("app1", True, [], 0.12) == "app1 frozen (0.1s)"
+
+
+def test_a_partial_freeze_names_the_tasks_that_could_not_stop():
+    msg = logic.freeze_message("app1", False, [("glusterfs", 812), ("ls", 4242)], 5.03)
+    assert msg.startswith("app1 frozen except 2 task(s) in uninterruptible sleep: glusterfs(812), ls(4242)")
+    assert "heal" in msg
+
+
+def test_a_long_list_of_stuck_tasks_is_cut_short():
+    msg = logic.freeze_message("app1", False, [("df", p) for p in range(25)], 5.0)
+    assert "except 25 task(s)" in msg and "df(9)," in msg and "df(10)" not in msg and "and 15 more" in msg
+
+
+def test_a_partial_freeze_without_a_sleeping_task_still_says_it_is_not_complete():
+    assert "not yet stopped" in logic.freeze_message("app1", False, [], 5.0)
+
+
+THAWED = {"freeze": 0, "frozen": 0, "v1": "THAWED"}
+
+
+@pytest.mark.parametrize(
+    "lxc,freezer,shown",
+    [
+        # lxc-info on a hybrid host reads the v1 freezer only and says RUNNING for a v2 freeze.
+        ("RUNNING", {**THAWED, "freeze": 1, "frozen": 1}, "FROZEN"),
+        ("RUNNING", {**THAWED, "freeze": 1}, "FREEZING"),
+        ("RUNNING", THAWED, "RUNNING"),
+        ("RUNNING", {"freeze": 0, "frozen": 0, "v1": None}, "RUNNING"),
+        ("RUNNING", None, "RUNNING"),
+        # lxc-freeze's own freeze, and an interrupted one that left the v1 freezer FREEZING.
+        ("FROZEN", {**THAWED, "v1": "FROZEN"}, "FROZEN"),
+        ("FREEZING", {**THAWED, "v1": "FREEZING"}, "FREEZING"),
+        # LXC keeps saying FREEZING after an interrupted lxc-freeze was thawed: its processes run.
+        ("FREEZING", THAWED, "RUNNING"),
+        ("STOPPED", None, "STOPPED"),
+    ],
+)
+def test_status_shows_what_the_freezers_hold_not_what_lxc_remembers(lxc, freezer, shown):
+    assert logic.node_state(lxc, freezer) == shown
+
+
+@pytest.mark.parametrize(
+    "lxc,freezer,plan",
+    [
+        ("STOPPED", None, ["start"]),
+        ("RUNNING", {**THAWED, "freeze": 1, "frozen": 1}, ["thaw"]),
+        # The half-done freeze of issue 12: some task never stopped.
+        ("RUNNING", {**THAWED, "freeze": 1}, ["thaw"]),
+        # lxc-freeze's complete freeze: lxc-unfreeze also sets LXC's record back to RUNNING.
+        ("FROZEN", {**THAWED, "v1": "FROZEN"}, ["lxc-unfreeze"]),
+        # An interrupted lxc-freeze: lxc-unfreeze ignores a FREEZING container, the freezer is written.
+        ("FREEZING", {**THAWED, "v1": "FREEZING"}, ["thaw v1"]),
+        ("FREEZING", {"freeze": 1, "frozen": 0, "v1": "FREEZING"}, ["thaw", "thaw v1"]),
+        # heal twice: nothing left to undo, whatever LXC still remembers.
+        ("FREEZING", THAWED, []),
+        ("RUNNING", THAWED, []),
+        ("RUNNING", None, []),
+    ],
+)
+def test_heal_undoes_any_freeze_and_nothing_else(lxc, freezer, plan):
+    assert logic.undo_plan(lxc, freezer) == plan

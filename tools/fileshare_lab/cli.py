@@ -32,7 +32,9 @@ commands:
   salt-run ARGS...        `salt-run` against the lab master
   down                    stop and destroy nodes, master and bridge (base image and cache stay)
   kill NODE               hard stop NODE
-  freeze NODE             freeze NODE's processes
+  freeze NODE [--timeout S]
+                          freeze NODE's processes; returns within S seconds (default 5) even if
+                          some task cannot stop, naming it
   partition NODE          detach NODE from the bridge, silently
   heal NODE               undo kill, freeze or partition
   outsider up|down        a node on the bridge that is no site member (address not in pillar, no
@@ -57,6 +59,13 @@ def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     return argv, None, []
 
 
+class _FreezeParser(argparse.ArgumentParser):
+    """freeze's options: one usage line through LabError instead of argparse's exit."""
+
+    def error(self, message):
+        raise LabError(f"usage: {self.prog} NODE [--timeout SECONDS] ({message})")
+
+
 def _parse(argv: list[str]):
     globals_, command, rest = _split(argv)
     parser = argparse.ArgumentParser(prog="fileshare-lab", usage=USAGE, add_help=True)
@@ -67,7 +76,15 @@ def _parse(argv: list[str]):
         raise LabError(f"unknown command or option {extra[0]!r}\n\n" + USAGE)
     if command is None:
         raise LabError("no command given\n\n" + USAGE)
-    if command in ARCH_COMMANDS or command in NODE_COMMANDS - {"shell", "run"}:
+    if command == "freeze":
+        fparser = _FreezeParser(prog="fileshare-lab freeze", add_help=False)
+        fparser.add_argument("node")
+        fparser.add_argument("--timeout", type=float, default=logic.FREEZE_TIMEOUT)
+        fopts = fparser.parse_args(rest)
+        if not 0 < fopts.timeout <= 600:
+            raise LabError(f"freeze --timeout takes 0 < SECONDS <= 600, not {fopts.timeout:g}")
+        opts.timeout, rest = fopts.timeout, [fopts.node]
+    elif command in ARCH_COMMANDS or command in NODE_COMMANDS - {"shell", "run"}:
         if len(rest) != 1:
             raise LabError(f"usage: fileshare-lab {command} {'ARCH' if command in ARCH_COMMANDS else 'NODE'}")
     elif command in PLAIN and rest:
@@ -333,7 +350,7 @@ def cmd_status(lab: Lab) -> int:
     base = os.path.exists(lab.paths["base_marker"])
     print(f"  base image: {'ready' if base else 'not built'}")
     for n in saved.get("nodes", []):
-        state = containers.lxc_state(lab, n["container"])
+        state = containers.node_state(lab, n["container"])
         attached = network.veth_master(n["veth"])
         link_state = (
             "no veth" if attached is None else ("on bridge" if attached == lab.bridge else "PARTITIONED")
@@ -356,18 +373,19 @@ def cmd_down(lab: Lab) -> int:
     return 0
 
 
-def cmd_fault(lab: Lab, command: str, name: str) -> int:
+def cmd_fault(lab: Lab, command: str, name: str, timeout: float = logic.FREEZE_TIMEOUT) -> int:
     node = lab.node(name)
     if command == "kill":
         containers.kill(lab, node)
         say(f"{name} killed (hard stop)")
     elif command == "freeze":
-        containers.freeze(lab, node)
-        say(f"{name} frozen")
+        say(containers.freeze(lab, node, timeout))
     elif command == "partition":
         network.partition(lab, node)
         say(f"{name} partitioned ({node['veth']} detached from {lab.bridge})")
     else:
+        # Thaw before reattaching: a node that finds itself reconnected should run at once, not
+        # after its peers saw it back on the wire yet silent.
         done = containers.revive(lab, node)
         if network.reattach(lab, node):
             done.append(f"reattached to {lab.bridge}")
@@ -460,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_status(lab)
         if command in ("shell", "run"):
             return cmd_exec(lab, command, rest)
-        return cmd_fault(lab, command, rest[0])
+        return cmd_fault(lab, command, rest[0], getattr(opts, "timeout", logic.FREEZE_TIMEOUT))
     except LabError as exc:
         print(f"fileshare-lab: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import logic
 from .host import LXC_ATTACH_PATH, Lab, pids_with, run, umount_under, write
+from .logic import LabError
 from .network import link
 
 # --- nodes ------------------------------------------------------------------------------------
@@ -31,8 +32,8 @@ def lxc_state(lab: Lab, cname: str) -> str:
 def destroy_container(lab: Lab, cname: str) -> None:
     path = lab.paths["lxcpath"]
     state = lxc_state(lab, cname)
-    if state == "FROZEN":
-        run(["lxc-unfreeze", "-P", path, "-n", cname], check=False)
+    if state in logic.LXC_FROZEN_STATES:
+        run(["lxc-unfreeze", "-P", path, "-n", cname], check=False, timeout=30)
     if state != "STOPPED":
         run(["lxc-stop", "-k", "-P", path, "-n", cname], check=False, timeout=60)
     if not os.path.exists(f"{path}/{cname}"):
@@ -121,17 +122,123 @@ def kill(lab: Lab, node: dict) -> None:
     run(["lxc-stop", "-k", "-P", lab.paths["lxcpath"], "-n", node["container"]])
 
 
-def freeze(lab: Lab, node: dict) -> None:
-    run(["lxc-freeze", "-P", lab.paths["lxcpath"], "-n", node["container"]])
+def init_pid(lab: Lab, cname: str) -> int | None:
+    """The host pid of the node's init, None when it is not running."""
+    proc = run(["lxc-info", "-P", lab.paths["lxcpath"], "-n", cname, "-p", "-H"], check=False)
+    out = proc.stdout.strip()
+    return int(out) if out.isdigit() else None
+
+
+def cgroups(lab: Lab, cname: str) -> dict | None:
+    """The node's groups on the host: {"v2": its cgroup v2 directory, "v1": its v1 freezer directory
+    (None on a host without one)}; None when the node is not running."""
+    pid = init_pid(lab, cname)
+    if pid is None:
+        return None
+    mounts = Path("/proc/self/mounts").read_text()
+    try:
+        text = Path(f"/proc/{pid}/cgroup").read_text()
+    except FileNotFoundError:  # stopped since lxc-info answered
+        return None
+    v2_mount, v2 = logic.cgroup_mount(mounts), logic.container_cgroup(text, cname)
+    if v2_mount is None or v2 is None:
+        raise LabError(f"{cname} is in no cgroup v2 group on this host: cannot freeze it")
+    v1_mount, v1 = logic.cgroup_mount(mounts, "freezer"), logic.container_cgroup(text, cname, "freezer")
+    return {"v2": f"{v2_mount}/{v2}", "v1": f"{v1_mount}/{v1}" if v1_mount and v1 else None}
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except FileNotFoundError:  # the node stopped meanwhile
+        return None
+
+
+def freezer(groups: dict | None) -> dict | None:
+    """{"freeze": 1 when a v2 freeze was asked (cgroup.freeze), "frozen": 1 when every task stopped
+    (cgroup.events), "v1": the v1 freezer's state (THAWED, FREEZING, FROZEN) or None}."""
+    if groups is None:
+        return None
+    asked, events = _read(f"{groups['v2']}/cgroup.freeze"), _read(f"{groups['v2']}/cgroup.events")
+    if asked is None or events is None:
+        return None
+    return {
+        "freeze": int(asked or 0),
+        "frozen": logic.parse_cgroup_events(events).get("frozen", 0),
+        "v1": _read(f"{groups['v1']}/freezer.state") if groups["v1"] else None,
+    }
+
+
+def node_state(lab: Lab, cname: str) -> str:
+    state = lxc_state(lab, cname)
+    if state not in ("RUNNING", *logic.LXC_FROZEN_STATES):
+        return state
+    return logic.node_state(state, freezer(cgroups(lab, cname)))
+
+
+def unstopped_tasks(cgroup: str) -> list[tuple[str, int]]:
+    """(comm, pid) of the node's tasks in uninterruptible sleep, in every cgroup below its own."""
+    stuck = []
+    for directory, _, _ in os.walk(cgroup):
+        try:
+            tids = Path(f"{directory}/cgroup.threads").read_text().split()
+        except OSError:  # removed meanwhile
+            continue
+        for tid in tids:
+            try:
+                comm, state = logic.parse_proc_stat(Path(f"/proc/{tid}/stat").read_text())
+            except OSError:  # exited meanwhile
+                continue
+            if state == "D":
+                stuck.append((comm, int(tid)))
+    return sorted(stuck, key=lambda t: t[1])
+
+
+def set_cgroup(path: str, value: str) -> None:
+    """Write a cgroup control file in place (host.write's rename is refused there)."""
+    with open(path, "w") as fh:
+        fh.write(value)
+
+
+def freeze(lab: Lab, node: dict, timeout: float = logic.FREEZE_TIMEOUT) -> str:
+    """Freeze every process of NODE through its cgroup v2 freezer, waiting at most TIMEOUT seconds for
+    them all to stop; what was done. Tasks that cannot stop in time (uninterruptible sleep) are named
+    and the freeze stays: the rest of the node is frozen, which is the gray failure wanted."""
+    name, cname = node["name"], node["container"]
+    t0 = time.monotonic()
+    groups = cgroups(lab, cname)
+    if groups is None:
+        raise LabError(f"{name} is not running ({lxc_state(lab, cname)}): nothing to freeze")
+    set_cgroup(f"{groups['v2']}/cgroup.freeze", "1")
+    # The kernel also signals the change (poll on cgroup.events); 50 ms polls keep the command simple
+    # and its answer within 50 ms of the truth.
+    while True:
+        state = freezer(groups) or {}
+        if state.get("frozen") or time.monotonic() - t0 >= timeout:
+            break
+        time.sleep(0.05)
+    frozen = bool(state.get("frozen"))
+    stuck = [] if frozen else unstopped_tasks(groups["v2"])
+    return logic.freeze_message(name, frozen, stuck, time.monotonic() - t0)
 
 
 def revive(lab: Lab, node: dict) -> list[str]:
-    """Undo a kill or a freeze; what it did."""
-    state = lxc_state(lab, node["container"])
-    if state == "STOPPED":
-        start_container(lab, node["container"])
-        return ["started"]
-    if state == "FROZEN":
-        run(["lxc-unfreeze", "-P", lab.paths["lxcpath"], "-n", node["container"]])
-        return ["unfrozen"]
-    return []
+    """Undo a kill or a freeze (complete or half-done, ours or lxc-freeze's); what it did."""
+    cname = node["container"]
+    state = lxc_state(lab, cname)
+    groups = cgroups(lab, cname) if state != "STOPPED" else None
+    done = []
+    for step in logic.undo_plan(state, freezer(groups)):
+        if step == "start":
+            start_container(lab, cname)
+            done.append("started")
+        elif step == "thaw":
+            set_cgroup(f"{groups['v2']}/cgroup.freeze", "0")
+            done.append("thawed")
+        elif step == "thaw v1":
+            set_cgroup(f"{groups['v1']}/freezer.state", "THAWED")
+            done.append("thawed (v1 freezer of an interrupted lxc-freeze)")
+        else:
+            run(["lxc-unfreeze", "-P", lab.paths["lxcpath"], "-n", cname], timeout=30)
+            done.append("unfrozen (lxc-unfreeze)")
+    return done

@@ -444,3 +444,116 @@ def new_job(line: str) -> dict | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+# --- freezing a node: the cgroup v2 freezer, bounded ------------------------------------------------
+
+# How long `freeze` waits for every task of a node to stop. A task in uninterruptible sleep (a request
+# to a FUSE mount whose daemon is frozen, a disk wait) cannot stop until it wakes: past this bound the
+# freeze stays in place with those tasks named, instead of waiting forever as `lxc-freeze` does.
+FREEZE_TIMEOUT = 5.0
+# The states of the cgroup v1 freezer (freezer.state), which lxc-freeze uses on a hybrid host like
+# this one; LXC knows nothing of cgroup.freeze in the v2 hierarchy.
+LXC_FROZEN_STATES = ("FROZEN", "FREEZING")
+
+
+def cgroup_mount(mounts: str, controller: str | None = None) -> str | None:
+    """Where a cgroup hierarchy is mounted, from /proc/self/mounts: the v2 one (controller None) —
+    /sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one — or the v1 one that
+    holds CONTROLLER; None without it."""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        if controller is None and fields[2] == "cgroup2":
+            return fields[1]
+        if controller is not None and fields[2] == "cgroup" and controller in fields[3].split(","):
+            return fields[1]
+    return None
+
+
+def container_cgroup(proc_cgroup: str, cname: str, controller: str | None = None) -> str | None:
+    """The container's own group (relative to its hierarchy's mount) from /proc/<init pid>/cgroup, in
+    the v2 hierarchy (controller None) or the v1 one of CONTROLLER; None when the init is in no such
+    hierarchy. LXC makes `lxc.payload.<name>` and the node's systemd puts its units below it, so that
+    group holds every process of the node and none of LXC's monitor (`lxc.monitor.<name>`)."""
+    payload = f"lxc.payload.{cname}"
+    for line in proc_cgroup.splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if controller is None and (hierarchy != "0" or controllers):
+            continue
+        if controller is not None and controller not in controllers.split(","):
+            continue
+        parts = [p for p in path.split("/") if p]
+        if payload not in parts:
+            raise LabError(f"{cname}'s init is in cgroup {path!r}, not below {payload}: cannot freeze it")
+        return "/".join(parts[: parts.index(payload) + 1])
+    return None
+
+
+def parse_cgroup_events(text: str) -> dict[str, int]:
+    """cgroup.events ("populated 1\\nfrozen 0\\n") as {"populated": 1, "frozen": 0}."""
+    events = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            events[key] = int(value)
+    return events
+
+
+def parse_proc_stat(text: str) -> tuple[str, str]:
+    """(comm, state letter) of a /proc/<pid>/stat line; comm may hold spaces and parentheses, so it
+    ends at the last ')'."""
+    head, _, tail = text.rpartition(")")
+    comm = head.partition("(")[2]
+    return comm, tail.split()[0] if tail.split() else "?"
+
+
+def freeze_message(node: str, frozen: bool, stuck: list[tuple[str, int]], seconds: float) -> str:
+    """What `freeze` says: done, or done except the tasks that could not stop (in cgroup v2 a frozen
+    task sleeps interruptibly, so those still in 'D' are exactly the ones the freezer waits for)."""
+    if frozen:
+        return f"{node} frozen ({format_seconds(seconds)})"
+    if not stuck:
+        return (
+            f"{node} frozen except task(s) not yet stopped after {format_seconds(seconds)} "
+            "(none in uninterruptible sleep); `heal` thaws it"
+        )
+    shown = ", ".join(f"{comm}({pid})" for comm, pid in stuck[:10])
+    more = f", and {len(stuck) - 10} more" if len(stuck) > 10 else ""
+    return (
+        f"{node} frozen except {len(stuck)} task(s) in uninterruptible sleep: {shown}{more} "
+        f"(left frozen after {format_seconds(seconds)}; `heal` thaws it)"
+    )
+
+
+def node_state(lxc_state: str, freezer: dict | None) -> str:
+    """The state `status` shows, from the freezers themselves: lxc-info reads neither a freeze through
+    cgroup v2 (it says RUNNING) nor the end of an lxc-freeze that was interrupted (it keeps saying
+    FREEZING after the v1 freezer thawed)."""
+    if not freezer:
+        return lxc_state
+    if freezer.get("freeze"):
+        return "FROZEN" if freezer.get("frozen") else "FREEZING"
+    if freezer.get("v1") in LXC_FROZEN_STATES:
+        return freezer["v1"]
+    return "RUNNING" if lxc_state in LXC_FROZEN_STATES else lxc_state
+
+
+def undo_plan(lxc_state: str, freezer: dict | None) -> list[str]:
+    """What `heal` must do to a node's processes, in order: start a stopped node; thaw a cgroup v2
+    freeze, complete or not; thaw a v1 freeze (lxc-freeze's): through lxc-unfreeze when LXC knows it
+    FROZEN, which also keeps LXC's record right, else by writing THAWED, since lxc-unfreeze does nothing
+    to a container LXC records as FREEZING."""
+    if lxc_state == "STOPPED":
+        return ["start"]
+    freezer = freezer or {}
+    plan = []
+    if freezer.get("freeze"):
+        plan.append("thaw")
+    if lxc_state == "FROZEN":
+        plan.append("lxc-unfreeze")
+    elif freezer.get("v1") in LXC_FROZEN_STATES:
+        plan.append("thaw v1")
+    return plan
