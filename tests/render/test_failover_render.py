@@ -76,18 +76,26 @@ def test_the_app_response_timeout_comes_from_the_pillar(renderer):
 
 
 @pytest.mark.parametrize(
-    ("backend", "checks"),
+    ("backend", "timeout", "checks"),
     [
-        ("db", "inter 500ms fastinter 250ms downinter 1s fall 2 rise 3"),
-        ("redis", "inter 500ms fastinter 250ms downinter 1s fall 2 rise 1"),
+        ("db", "300ms", "inter 500ms fastinter 200ms downinter 500ms fall 2 rise 5 observe layer4"),
+        ("redis", "400ms", "inter 500ms fastinter 250ms downinter 250ms fall 2 rise 1"),
     ],
 )
-def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(renderer, site, backend, checks):
+def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(
+    renderer, site, backend, timeout, checks
+):
     front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS[backend]}"]
-    assert "timeout check 500ms" in front
+    assert f"timeout check {timeout}" in front
+    assert "timeout connect 500ms" in front
     (default_server,) = [line for line in front if line.startswith("default-server ")]
     assert f" {checks} " in default_server, default_server
     assert "on-marked-down shutdown-sessions" in default_server
+
+
+def test_the_redis_front_counts_a_master_only_with_a_replica(renderer):
+    front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS['redis']}"]
+    assert "tcp-check expect rstring role:master\\s+connected_slaves:[1-9]" in front
 
 
 @pytest.mark.parametrize("minion", ["lb1", "lb2"])
@@ -121,6 +129,7 @@ COHERENCE = {
     "performance.quick-read": "off",
     "performance.io-cache": "off",
     "network.ping-timeout": "2",
+    "cluster.heal-timeout": "10",
 }
 
 

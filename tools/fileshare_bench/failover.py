@@ -8,8 +8,8 @@ Three clients that are not the suite's load generator run through the VIP during
 - two database writers through HAProxy's database front, PyMySQL, autocommitted INSERTs, every
   acknowledged row recorded with its time: `db` keeps one session (reconnecting after an error),
   `db-php` opens a connection per write and closes it, as PHP products do;
-- a Redis writer: redis-py with its default retry policy through the VIP's Redis front, SETs of unique
-  keys, every acknowledged SET recorded with its time;
+- a Redis writer: redis-py through the VIP's Redis front (a broken connection's command resent 3 times
+  50 ms apart), SETs of unique keys, every acknowledged SET recorded with its time;
 - a WebDAV client from the host (PUT then GET of the same files, content checked: a stale read is a
   GET that returns other content than the last acknowledged PUT).
 The two writers run in an app node (the product's place), one that the scenario does not fault, from a
@@ -41,7 +41,11 @@ CLIENT_PACKAGES = ["PyMySQL", "redis"]
 LAYERS = ("db", "redis", "storage", "app", "vip")
 KINDS = ("kill", "partition", "freeze")
 PLANNED = ("db-switchover", "redis-handover")
-SCENARIOS = tuple(f"{layer}-{kind}" for layer in LAYERS for kind in KINDS) + PLANNED
+# No fault: every db and intermediate node starved of CPU (busy loops) while the clients write. The
+# false-positive side of short timeouts: a loaded but alive primary must keep its place.
+LOADED = "all-loaded"
+BURNERS = 2  # busy loops per node
+SCENARIOS = tuple(f"{layer}-{kind}" for layer in LAYERS for kind in KINDS) + PLANNED + (LOADED,)
 # Issue 12's goals, on the median of the rounds: (scenario, client, metric, bound).
 GOALS = [
     ("db-kill", "db", "gap", 2.0),
@@ -49,6 +53,8 @@ GOALS = [
     ("redis-kill", "redis", "gap", 2.0),
     ("db-switchover", "db-php", "errors", 0),
     ("redis-handover", "redis", "errors", 0),
+    (LOADED, "galera", "view_changes", 0),
+    (LOADED, "sentinel", "master_changes", 0),
 ]
 
 # Inside a node: the two writers for SECONDS; the settings (and the passwords) come as JSON on stdin.
@@ -56,6 +62,8 @@ GOALS = [
 CLIENT = r"""
 import json, sys, threading, time
 import pymysql, redis
+from redis.backoff import ConstantBackoff
+from redis.retry import Retry
 cfg = json.loads(sys.stdin.read())
 end = time.monotonic() + cfg["seconds"]
 out = {}
@@ -95,10 +103,12 @@ def db_write(tag):
     return write
 
 def redis_connect():
-    # redis-py's own defaults for retries (what an application gets): a command whose connection broke
-    # is resent on a new one; an error it still raises is the application's.
+    # A command whose connection broke is resent on a new one, 3 times 50 ms apart (redis-py's own
+    # default backs off up to seconds, which would measure the client, not the failover); an error it
+    # still raises is the application's, and this loop reconnects at once.
     return redis.Redis(host=cfg["vip"], port=cfg["redis_port"], password=cfg["redis_password"],
-                       socket_connect_timeout=2, socket_timeout=cfg["timeout"], single_connection_client=True)
+                       socket_connect_timeout=2, socket_timeout=cfg["timeout"], single_connection_client=True,
+                       retry=Retry(ConstantBackoff(0.05), 3))
 
 def redis_write(conn, n):
     conn.set(f"fsbench:{cfg['tag']}:{n}", "1", ex=86400)
@@ -210,7 +220,16 @@ def summarize_rounds(runs: list[dict]) -> dict:
     table: dict = {}
     for run in runs:
         for client, numbers in run["clients"].items():
-            for metric in ("acked", "errors", "gap", "slowest", "lost", "stale"):
+            for metric in (
+                "acked",
+                "errors",
+                "gap",
+                "slowest",
+                "lost",
+                "stale",
+                "view_changes",
+                "master_changes",
+            ):
                 if metric in numbers:
                     slot = table.setdefault(run["scenario"], {}).setdefault(client, {})
                     slot.setdefault(metric, []).append(numbers[metric])
@@ -412,6 +431,33 @@ def planned_move(cluster, scenario: str, node: str, marks: dict, now) -> None:
         raise FaultError(f"fileshare_redis.hand_over on {node}: {proc.stdout[-400:]}")
 
 
+def starve(cluster, seconds: float) -> dict:
+    """Busy loops on every db and intermediate node for SECONDS; how often the Galera view and the
+    Redis master changed meanwhile."""
+
+    def conf_ids() -> dict:
+        ids = {}
+        for node in cluster.role("db"):
+            proc = cluster.sql(node, "SHOW STATUS LIKE 'wsrep_cluster_conf_id'", timeout=15)
+            ids[node] = int(proc.stdout.split()[-1]) if proc.returncode == 0 and proc.stdout.split() else None
+        return ids
+
+    before, master = conf_ids(), cluster.sentinel_master()
+    burn = f"for i in $(seq {BURNERS}); do timeout {seconds:.0f} sh -c 'while :; do :; done' & done; wait"
+    nodes = cluster.role("db") + cluster.role("intermediate")
+    threads = [threading.Thread(target=cluster.run, args=(n, burn, seconds + 30)) for n in nodes]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    after = conf_ids()
+    changes = [after[n] - before[n] for n in before if before[n] is not None and after[n] is not None]
+    return {
+        "galera": {"view_changes": max(changes) if changes else None},
+        "sentinel": {"master_changes": int(cluster.sentinel_master() != master)},
+    }
+
+
 def run_scenario(
     cluster, target, scenario: str, round_no: int, hold: float, after: float, lead: float
 ) -> dict:
@@ -419,7 +465,7 @@ def run_scenario(
 
     layer, _, kind = scenario.partition("-")
     planned = scenario in PLANNED
-    node = victim(cluster, scenario if planned else layer)
+    node = victim(cluster, "db" if scenario == LOADED else scenario if planned else layer)
     apps = cluster.role("app")
     client_node = apps[-1] if node == apps[0] else apps[0]
     ensure_client_venv(cluster, client_node)
@@ -435,8 +481,11 @@ def run_scenario(
     clients.start()
     time.sleep(lead)
     fault = time.monotonic()
+    observed: dict = {}
     if planned:
         planned_move(cluster, scenario, node, marks, time.monotonic)
+    elif scenario == LOADED:
+        observed = starve(cluster, hold)
     else:
         cluster.fault(kind, node)
         time.sleep(hold)
@@ -456,6 +505,8 @@ def run_scenario(
         "clients": {},
         "problems": [clients.problem] if clients.problem else [],
     }
+    for what, numbers in observed.items():
+        result["clients"][what] = numbers
     window_start = fault - 1.0
     for name, record in clients.records.items():
         result["clients"][name] = client_summary(record, fault, window_start, end)
