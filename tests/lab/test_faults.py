@@ -159,6 +159,7 @@ GRAY_SLOWEST = 5.0  # seconds, the longest WebDAV request
 
 @pytest.mark.parametrize("scenario, writers", GRAY)
 def test_gray_failure(cluster, target, scenario, writers):
+    cluster.ensure_table()
     run = failover.run_scenario(cluster, target, scenario, 1, hold=8.0, after=12.0, lead=3.0)
     clients = run["clients"]
     assert not run["problems"], f"{scenario}: {run['problems']}"
