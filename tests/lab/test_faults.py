@@ -150,7 +150,6 @@ GRAY = [
     pytest.param("db-freeze", ["db", "db-php"], id="a_frozen_database_writer_costs_seconds_and_no_row"),
     pytest.param("redis-partition", ["redis"], id="a_cut_off_redis_master_costs_seconds_and_no_write"),
     pytest.param("storage-partition", [], id="a_cut_off_storage_node_fails_no_file_operation"),
-    pytest.param("vip-freeze", [], id="a_frozen_vip_holder_fails_no_file_operation"),
 ]
 GRAY_GAP = 5.0  # seconds without an acknowledged write, at most, for the writers the fault touches
 GRAY_SLOWEST = 5.0  # seconds, the longest WebDAV request
