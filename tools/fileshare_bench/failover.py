@@ -66,7 +66,7 @@ from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 cfg = json.loads(sys.stdin.read())
 end = time.monotonic() + cfg["seconds"]
-out = {}
+out, first = {}, {}
 
 def loop(name, connect, write, close):
     acks, errors, conn, n = [], [], None, 0
@@ -79,6 +79,7 @@ def loop(name, connect, write, close):
             write(conn, n)
             done = time.monotonic()
             acks.append([round(done, 3), n, round(done - t, 3)])
+            first.setdefault(name, done)
         except Exception as exc:
             done = time.monotonic()
             errors.append([round(t, 3), round(done, 3), type(exc).__name__ + ": " + str(exc)[:120]])
@@ -124,13 +125,17 @@ def per_request(write):
     return once
 
 threads = [
-    threading.Thread(target=loop, args=("db", db_connect, db_write(cfg["tag"] + "-db"), lambda c: c.close())),
-    threading.Thread(target=loop, args=("db-php", lambda: True, per_request(db_write(cfg["tag"] + "-db-php")),
+    threading.Thread(target=loop, args=("db", db_connect, db_write(cfg["tag"] + "/db"), lambda c: c.close())),
+    threading.Thread(target=loop, args=("db-php", lambda: True, per_request(db_write(cfg["tag"] + "/db-php")),
                                         lambda c: None)),
     threading.Thread(target=loop, args=("redis", redis_connect, redis_write, lambda c: c.close())),
 ]
 for th in threads:
     th.start()
+# "ready" once every writer has had a write acknowledged: the host starts its clock then.
+while len(first) < len(threads) and time.monotonic() < end:
+    time.sleep(0.05)
+print("ready", flush=True)
 for th in threads:
     th.join()
 print(json.dumps(out))
@@ -314,6 +319,7 @@ class Clients(threading.Thread):
         self.cluster, self.node, self.tag, self.seconds = cluster, node, tag, seconds
         self.records: dict = {}
         self.problem = ""
+        self.ready = threading.Event()  # every writer has had a write acknowledged
 
     def config(self) -> dict:
         c = self.cluster
@@ -334,11 +340,33 @@ class Clients(threading.Thread):
         }
 
     def run(self):
-        proc = node_python(self.cluster, self.node, CLIENT, self.config(), self.seconds + 60)
+        import subprocess
+
+        from fileshare_lab import containers
+
+        argv = containers.attach_cmd(
+            self.cluster.handle,
+            self.cluster.nodes[self.node]["container"],
+            [f"{CLIENT_VENV}/bin/python3", "-c", CLIENT],
+        )
+        with subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
+            proc.stdin.write(json.dumps(self.config()))
+            proc.stdin.close()
+            proc.stdin = None  # communicate() below must not flush it again
+            if proc.stdout.readline().strip() == "ready":
+                self.ready.set()
+            try:
+                out, err = proc.communicate(timeout=self.seconds + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+        self.ready.set()
         try:
-            self.records = json.loads(proc.stdout.strip().splitlines()[-1])
+            self.records = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            self.problem = f"clients in {self.node}: {proc.stderr.strip()[-400:]}"
+            self.problem = f"clients in {self.node}: {err.strip()[-400:]}"
 
 
 def node_python(cluster, node: str, source: str, config: dict, timeout: float):
@@ -471,7 +499,8 @@ def run_scenario(
     ensure_client_venv(cluster, client_node)
     tag = f"fo-{uuid.uuid4().hex[:8]}"
     # Planned moves take their own time (the drain waits up to 20 s): the clients run long enough.
-    seconds = lead + (hold + 45 if planned else hold) + after
+    # + 5 s: the clients count from their own start, the host from their first acknowledged writes.
+    seconds = lead + (hold + 45 if planned else hold) + after + 5
     clients = Clients(cluster, client_node, tag, seconds)
     marks: dict = {}
     web = LoadGenerator(target, rate=20, workers=4, mix={"put": 0.5, "get": 0.5}, name=tag, prefill=True)
@@ -479,6 +508,8 @@ def run_scenario(
     start = time.monotonic()
     web_offset = start - web.now()  # the load generator's clock starts at its own t0
     clients.start()
+    if not clients.ready.wait(60):
+        raise BenchError(f"the clients in {client_node} acknowledged no write within 60 s")
     time.sleep(lead)
     fault = time.monotonic()
     observed: dict = {}
@@ -505,6 +536,8 @@ def run_scenario(
         "clients": {},
         "problems": [clients.problem] if clients.problem else [],
     }
+    if not clients.records and not clients.problem:
+        result["problems"].append(f"the clients in {client_node} reported nothing")
     for what, numbers in observed.items():
         result["clients"][what] = numbers
     window_start = fault - 1.0
@@ -513,7 +546,7 @@ def run_scenario(
     for name in ("db", "db-php"):
         if name in clients.records:
             acked = [a[1] for a in clients.records[name]["acks"]]
-            lost = cluster.lost_rows(f"{tag}-{name}", acked)
+            lost = cluster.lost_rows(f"{tag}/{name}", acked)
             result["clients"][name]["lost"] = max(lost.values()) if lost else None
     if "redis" in clients.records:
         acked = [a[1] for a in clients.records["redis"]["acks"]]
