@@ -129,7 +129,6 @@ COHERENCE = {
     "performance.quick-read": "off",
     "performance.io-cache": "off",
     "network.ping-timeout": "2",
-    "cluster.heal-timeout": "10",
 }
 
 
