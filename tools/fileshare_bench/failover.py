@@ -342,13 +342,7 @@ class Clients(threading.Thread):
     def run(self):
         import subprocess
 
-        from fileshare_lab import containers
-
-        argv = containers.attach_cmd(
-            self.cluster.handle,
-            self.cluster.nodes[self.node]["container"],
-            [f"{CLIENT_VENV}/bin/python3", "-c", CLIENT],
-        )
+        argv = client_argv(self.cluster, self.node, CLIENT)
         with subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         ) as proc:
@@ -369,22 +363,21 @@ class Clients(threading.Thread):
             self.problem = f"clients in {self.node}: {err.strip()[-400:]}"
 
 
+def client_argv(cluster, node: str, source: str) -> list[str]:
+    """The host's command running SOURCE with the client venv's Python in NODE."""
+    from fileshare_lab import containers
+
+    return containers.attach_cmd(
+        cluster.handle, cluster.nodes[node]["container"], [f"{CLIENT_VENV}/bin/python3", "-c", source]
+    )
+
+
 def node_python(cluster, node: str, source: str, config: dict, timeout: float):
     """Run SOURCE with the client venv's Python in NODE, CONFIG as JSON on stdin (passwords stay off
     every command line)."""
     import subprocess
 
-    from fileshare_lab import containers
-
-    argv = containers.attach_cmd(
-        cluster.handle,
-        cluster.nodes[node]["container"],
-        [
-            f"{CLIENT_VENV}/bin/python3",
-            "-c",
-            source,
-        ],
-    )
+    argv = client_argv(cluster, node, source)
     try:
         return subprocess.run(argv, input=json.dumps(config), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
