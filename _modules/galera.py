@@ -3,6 +3,7 @@ MariaDB Galera: cluster verdicts and recovery after a full outage.
 
 The pure layer takes data and returns data: ``parse_status`` (SHOW STATUS -> a node's view),
 ``verdict`` (quorum over views), ``take_down_verdict``, ``health`` (the health responder's answer),
+``stall_beat``/``stall_verdict`` (the responder's refusal after the node itself was stopped),
 ``parse_grastate``, ``parse_recovered``, ``choose_bootstrap``. The outer layer reads the local
 server through Salt's own ``mysql`` module (connection options as for ``mysql.*``: ``mysql.user``,
 ``mysql.pass``, ``mysql.unix_socket`` in minion config/pillar, or ``connection_*`` kwargs), reads
@@ -14,7 +15,7 @@ the peer's health responder (``GET http://<address>:<ports:galera_health>/`` ret
 status as JSON), so no node needs database credentials for another.
 
 The health responder (formulas/fileshare/db/files/galera-health.py) imports this file outside
-Salt for ``parse_status`` and ``health``: keep those free of the loader dunders.
+Salt for ``parse_status``, ``health`` and the stall gate: keep those free of the loader dunders.
 """
 
 import json
@@ -89,6 +90,8 @@ def parse_status(status):
         "ready": s.get("wsrep_ready", "").upper() == "ON",
         "connected": s.get("wsrep_connected", "").upper() == "ON",
         "cluster_state_uuid": s.get("wsrep_cluster_state_uuid", ""),
+        # Changes with every membership change: a node that missed one still shows the old number.
+        "conf_id": _num(s.get("wsrep_cluster_conf_id"), default=-1),
         "local_state_uuid": s.get("wsrep_local_state_uuid", ""),
         "last_committed": _num(s.get("wsrep_last_committed"), default=-1),
         "flow_control_paused": _num(s.get("wsrep_flow_control_paused"), float, 0.0),
@@ -122,6 +125,43 @@ def health(view, allow_donor=False):
     if view["local_state"] == DONOR and allow_donor:
         return True, f"{view['local_state_comment']} (donors allowed)"
     return False, f"{view['local_state_comment']}, not Synced"
+
+
+def stall_beat(gate, now, stall):
+    """
+    Record one heartbeat of the health responder at NOW (monotonic seconds) in GATE, a dict the caller
+    keeps. A gap longer than STALL since the previous beat means the whole node was stopped (a frozen
+    VM or container, a swap storm): its peers may have evicted it meanwhile, yet for a while after it
+    runs again its own status still says Primary and Synced. The gate then closes (``stall_verdict``).
+    Returns GATE.
+    """
+    last = gate.get("last")
+    if last is not None and now - last > stall:
+        gate["stalled_at"], gate["stalled_for"] = now, now - last
+        gate["stall_conf_id"] = gate.get("conf_id", -1)
+    gate["last"] = now
+    return gate
+
+
+def stall_verdict(gate, now, view, hold, allow_donor=False):
+    """
+    Why the node must still be refused after a stall, or None. The gate opens when the node's view
+    has changed since the stall (it noticed what the cluster did meanwhile: a new ``conf_id``) and
+    it is healthy again, or after HOLD seconds (a stall so short that nobody evicted it changes no
+    view). While the gate is open, the healthy view's ``conf_id`` is remembered for the next stall.
+    """
+    stalled_at = gate.get("stalled_at")
+    if stalled_at is not None:
+        changed = view.get("conf_id", -1) != gate.get("stall_conf_id", -1)
+        if not ((changed and health(view, allow_donor)[0]) or now - stalled_at > hold):
+            return (
+                f"stopped for {gate['stalled_for']:.1f} s: its view may be stale until it changes "
+                f"(at most {hold:g} s)"
+            )
+        gate["stalled_at"] = None
+    if health(view, allow_donor)[0]:
+        gate["conf_id"] = view.get("conf_id", -1)
+    return None
 
 
 def verdict(views, expected_size):

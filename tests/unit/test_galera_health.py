@@ -4,6 +4,8 @@ The port-9200 health responder as a real process over HTTP, with a stand-in `mys
 """
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,9 +20,10 @@ SCRIPT = REPO / "formulas/fileshare/db/files/galera-health.py"
 LOGIC = REPO / "_modules/galera.py"
 
 
-def fake_client(tmp_path, state, comment, status="Primary"):
+def fake_client(tmp_path, state, comment, status="Primary", conf_id="7"):
     path = tmp_path / "mysql"
     lines = [
+        ("wsrep_cluster_conf_id", conf_id),
         ("wsrep_cluster_size", "3"),
         ("wsrep_cluster_status", status),
         ("wsrep_local_state", state),
@@ -28,7 +31,7 @@ def fake_client(tmp_path, state, comment, status="Primary"):
         ("wsrep_ready", "ON"),
         ("wsrep_connected", "ON"),
     ]
-    body = "".join(f"printf '%s\\t%s\\n' '{k}' '{v}'\n" for k, v in lines)
+    body = "".join(f"printf '%s\\t%s\\n' '{k}' \"{v}\"\n" for k, v in lines)
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return path
@@ -62,6 +65,7 @@ def responder(tmp_path):
             ]
         )
         procs.append(proc)
+        start.pid = proc.pid
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
@@ -110,3 +114,21 @@ def test_a_non_primary_node_answers_503_with_the_reason(responder, tmp_path):
 def test_a_dead_server_answers_503(responder, tmp_path):
     code, body = get(responder(tmp_path / "no-such-client"))
     assert code == 503 and body == {"available": False, "reason": "MariaDB does not answer", "view": {}}
+
+
+def test_after_the_node_was_stopped_it_answers_503_until_its_view_changes(responder, tmp_path):
+    """A frozen node thaws still saying Synced in the view its peers have left: refused until its
+    view changes. SIGSTOP freezes the responder as a frozen VM or container would."""
+    conf = tmp_path / "conf_id"
+    conf.write_text("7")
+    client = fake_client(tmp_path, "4", "Synced", conf_id="$(cat " + str(conf) + ")")
+    url = responder(client, "--stall", "0.5", "--stall-hold", "60", "--cache", "0")
+    assert get(url)[0] == 200
+    os.kill(responder.pid, signal.SIGSTOP)
+    time.sleep(1.5)
+    os.kill(responder.pid, signal.SIGCONT)
+    code, body = get(url)
+    assert code == 503 and body["reason"].startswith("stopped for ") and body["view"]["conf_id"] == 7
+    conf.write_text("9")
+    code, body = get(url)
+    assert code == 200 and body["view"]["conf_id"] == 9

@@ -10,7 +10,7 @@ OTHER = "1a2b3c4d-0000-11f0-8888-000000000001"
 ZERO = galera.ZERO_UUID
 
 
-def raw(state=4, status="Primary", size=3, ready="ON", uuid=UUID, committed=42, comment=None):
+def raw(state=4, status="Primary", size=3, ready="ON", uuid=UUID, committed=42, comment=None, conf_id=7):
     """SHOW STATUS as PyMySQL hands it to mysql.status with use_unicode off: bytes."""
     comments = {1: "Joining", 2: "Donor/Desynced", 3: "Joined", 4: "Synced"}
     return {
@@ -21,6 +21,7 @@ def raw(state=4, status="Primary", size=3, ready="ON", uuid=UUID, committed=42, 
         b"wsrep_ready": ready.encode(),
         b"wsrep_connected": b"ON",
         b"wsrep_cluster_state_uuid": uuid.encode(),
+        b"wsrep_cluster_conf_id": str(conf_id).encode(),
         b"wsrep_local_state_uuid": uuid.encode(),
         b"wsrep_last_committed": str(committed).encode(),
         b"wsrep_flow_control_paused": b"0.25",
@@ -69,6 +70,52 @@ def test_no_answer_and_no_wsrep_are_told_apart():
 )
 def test_health_is_200_only_when_synced_and_donor_only_when_allowed(v, allow_donor, available, reason):
     assert galera.health(v, allow_donor) == (available, reason)
+
+
+# ---- the stall gate (a node that was frozen) ----------------------------------------------------------
+
+
+def gate_after_stall(seconds=8.0):
+    """A gate that saw conf_id 7 healthy, then a node stopped for SECONDS, now just running again."""
+    gate = galera.stall_beat({}, 100.0, 1.5)
+    assert galera.stall_verdict(gate, 100.0, view(), 10.0) is None
+    galera.stall_beat(gate, 100.2, 1.5)
+    galera.stall_beat(gate, 100.2 + seconds, 1.5)
+    return gate, 100.2 + seconds
+
+
+def test_beats_closer_than_the_stall_threshold_leave_the_gate_open():
+    gate = {}
+    for t in (0.0, 0.2, 1.6, 3.0):
+        galera.stall_beat(gate, t, 1.5)
+    assert galera.stall_verdict(gate, 3.0, view(), 10.0) is None
+
+
+def test_a_thawed_node_still_saying_synced_in_its_old_view_is_refused():
+    gate, now = gate_after_stall()
+    reason = galera.stall_verdict(gate, now + 0.5, view(conf_id=7), 10.0)
+    assert reason == "stopped for 8.0 s: its view may be stale until it changes (at most 10 s)"
+
+
+def test_the_gate_opens_once_the_node_is_synced_in_a_new_view_and_not_before():
+    gate, now = gate_after_stall()
+    # It noticed the eviction: non-Primary in a new view is still refused (by health, and the gate).
+    assert galera.stall_verdict(gate, now + 1, view(status="non-Primary", conf_id=-1), 10.0)
+    assert galera.stall_verdict(gate, now + 2, view(state=1, conf_id=9), 10.0)
+    assert galera.stall_verdict(gate, now + 3, view(conf_id=9), 10.0) is None
+    assert gate["conf_id"] == 9 and gate["stalled_at"] is None
+
+
+def test_a_stall_nobody_noticed_opens_the_gate_after_the_hold():
+    gate, now = gate_after_stall(2.0)
+    assert galera.stall_verdict(gate, now + 9.9, view(conf_id=7), 10.0)
+    assert galera.stall_verdict(gate, now + 10.1, view(conf_id=7), 10.0) is None
+
+
+def test_a_donor_opens_the_gate_only_where_donors_are_allowed():
+    gate, now = gate_after_stall()
+    assert galera.stall_verdict(gate, now + 1, view(state=2, conf_id=9), 10.0)
+    assert galera.stall_verdict(gate, now + 1, view(state=2, conf_id=9), 10.0, allow_donor=True) is None
 
 
 # ---- quorum ---------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ It listens on --port: the site's fileshare:ports:galera_health, which its system
 
 GET / answers 200 only when this node is in the Primary component, ready and Synced (Donor or
 Desynced too with --allow-donor), 503 otherwise. The JSON body names the reason and carries the
-node's view, which peers' ``galera.views`` read. The verdict is the Salt module's own pure logic
+node's view, which peers' ``galera.views`` read. After the node itself was stopped (frozen, paused),
+it answers 503 until its view has changed: its status still says Synced while its peers have
+evicted it, and writes routed there would fail. The verdict is the Salt module's own pure logic
 (``galera.parse_status`` / ``galera.health``), loaded from the copy the formula installs beside
 this script, so HAProxy and Salt never disagree about a node.
 
@@ -18,6 +20,7 @@ import argparse
 import importlib.util
 import json
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,18 +53,41 @@ def read_status(client, defaults_file, timeout):
 
 
 class Checker:
-    """Caches the verdict for a second: HAProxy checks every node often, from several balancers."""
+    """
+    Caches the verdict briefly (several balancers ask often) and closes the stall gate: after the
+    node itself was stopped for longer than --stall (the ticker sees the gap), it answers 503 until
+    its view has changed or --stall-hold passed (``galera.stall_beat``/``stall_verdict``).
+    """
 
     def __init__(self, logic, args):
         self.logic, self.args = logic, args
         self.lock = threading.Lock()
         self.at, self.answer = 0.0, None
+        self.gate = {}
+
+    def beat(self):
+        with self.lock:
+            before = self.gate.get("stalled_at")
+            self.logic.stall_beat(self.gate, time.monotonic(), self.args.stall)
+            if self.gate.get("stalled_at") != before:
+                self.answer = None  # a verdict from before the stall is stale
+
+    def tick(self):
+        while True:
+            self.beat()
+            time.sleep(0.2)
 
     def answer_now(self):
+        self.beat()
         with self.lock:
             if self.answer is None or time.monotonic() - self.at > self.args.cache:
                 view = self.logic.parse_status(read_status(self.args.client, self.args.defaults_file, 3))
                 ok, reason = self.logic.health(view, self.args.allow_donor)
+                held = self.logic.stall_verdict(
+                    self.gate, time.monotonic(), view, self.args.stall_hold, self.args.allow_donor
+                )
+                if ok and held:
+                    ok, reason = False, held
                 self.answer = (200 if ok else 503, {"available": ok, "reason": reason, "view": view})
                 self.at = time.monotonic()
             return self.answer
@@ -95,6 +121,17 @@ def make_handler(checker):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # HAProxy closes a check once it has read the status line: the body then meets a reset.
+        # That is the normal end of a check, not an error worth a traceback in the journal.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--bind", default="0.0.0.0")
@@ -103,10 +140,15 @@ def main(argv=None):
     parser.add_argument("--client", default="mysql")
     parser.add_argument("--defaults-file", default=None)
     parser.add_argument("--allow-donor", action="store_true")
-    parser.add_argument("--cache", type=float, default=1.0)
+    # Shorter than HAProxy's fastest check interval: its "rise" must count fresh answers.
+    parser.add_argument("--cache", type=float, default=0.15)
+    # Longer than a loaded node's scheduling hiccups, as long as Galera's suspect timeout plus margin.
+    parser.add_argument("--stall", type=float, default=1.5)
+    parser.add_argument("--stall-hold", type=float, default=10.0)
     args = parser.parse_args(argv)
     checker = Checker(load_logic(args.logic), args)
-    ThreadingHTTPServer((args.bind, args.port), make_handler(checker)).serve_forever()
+    threading.Thread(target=checker.tick, daemon=True).start()
+    Server((args.bind, args.port), make_handler(checker)).serve_forever()
 
 
 if __name__ == "__main__":
