@@ -345,6 +345,7 @@ SCHEMA = {
                         for key in (
                             "keepalive_period",
                             "inactive_check_period",
+                            "join_retrans_period",
                             "suspect_timeout",
                             "inactive_timeout",
                         )
@@ -837,7 +838,8 @@ EVS_ORDER = ("keepalive_period", "inactive_check_period", "suspect_timeout", "in
 
 def evs_problems(data, defaults=None):
     """Galera's failure detection must be ordered: a keepalive is sent before a peer is checked, a
-    peer is checked before it is suspected, suspected before declared dead."""
+    peer is checked before it is suspected, suspected before declared dead; a join message is resent
+    before a peer agreeing on a new view is suspected."""
     evs = {**((defaults or {}).get("db") or {}).get("evs", {}), **((data.get("db") or {}).get("evs") or {})}
     for shorter, longer in zip(EVS_ORDER, EVS_ORDER[1:], strict=False):
         if shorter in evs and longer in evs and float(evs[shorter]) > float(evs[longer]):
@@ -847,6 +849,15 @@ def evs_problems(data, defaults=None):
                     "reason": f"must not exceed {longer} ({evs[shorter]} > {evs[longer]})",
                 }
             ]
+    retrans, suspect = evs.get("join_retrans_period"), evs.get("suspect_timeout")
+    if retrans is not None and suspect is not None and float(retrans) >= float(suspect):
+        return [
+            {
+                "key": "fileshare:db:evs:join_retrans_period",
+                "reason": f"must be below suspect_timeout ({retrans} >= {suspect}): members agreeing on a "
+                "new view would suspect each other",
+            }
+        ]
     return []
 
 

@@ -787,3 +787,17 @@ def test_galera_failure_detection_must_be_ordered(examples):
     assert fp.problems(data, _defaults()) == []
     data["db"]["evs"] = {"suspect_timeout": 0}
     assert [f["key"] for f in fp.problems(data)] == ["fileshare:db:evs:suspect_timeout"]
+
+
+def test_galera_join_messages_must_be_resent_before_a_peer_is_suspected(examples):
+    data = copy.deepcopy(examples["full_ha"])
+    data.setdefault("db", {})["evs"] = {"join_retrans_period": 1}
+    assert fp.problems(data, _defaults()) == [
+        {
+            "key": "fileshare:db:evs:join_retrans_period",
+            "reason": "must be below suspect_timeout (1 >= 1): members agreeing on a new view would suspect "
+            "each other",
+        }
+    ]
+    data["db"]["evs"]["suspect_timeout"] = 2
+    assert fp.problems(data, _defaults()) == []
