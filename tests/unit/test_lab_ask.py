@@ -101,15 +101,24 @@ def test_salt_keyword_arguments_are_yaml_salt_parses():
     ]
 
 
-def _run_here(argv):
+def _run_here(argv, data):
     """What lxc-attach would run in a node, run here: this Python, the repo's modules on the path."""
+    assert "secret" not in " ".join(argv), "an argument reached the command line"
     env = {**os.environ, "PYTHONPATH": str(MODULES)}
-    return subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, *argv[1:]], input=data, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_in_node_calls_the_module_and_returns_its_value():
     answers = {"10.77.0.21": "10.77.0.21:6379", "10.77.0.22": "10.77.0.21:6379", "10.77.0.23": None}
     assert ask.in_node(_run_here, "fileshare_redis", "agreed", answers) == "10.77.0.21:6379"
+
+
+def test_in_node_keeps_its_arguments_off_the_command_line():
+    # A password argument travels on stdin (_run_here refuses it on argv); the call still arrives.
+    with pytest.raises(LabError, match="CommandExecutionError: not the output of `show stat`"):
+        ask.in_node(_run_here, "fileshare_haproxy", "parse_stat", "secret-garbage")
 
 
 def test_in_node_raises_the_module_error_without_importing_salt():

@@ -41,13 +41,14 @@ sys.path.insert(0, EXTMODS)
 salt, salt.exceptions = types.ModuleType("salt"), types.ModuleType("salt.exceptions")
 salt.exceptions.CommandExecutionError = type("CommandExecutionError", (Exception,), {})
 sys.modules.update({"salt": salt, "salt.exceptions": salt.exceptions})
-module = __import__(sys.argv[1])
+call = json.loads(sys.stdin.read())
+module = __import__(call["module"])
 module.__salt__ = {
     "config.get": lambda key, default=None: default,
     "fileshare_topology.get": lambda key=None, default=None: default,
 }
 try:
-    out = {"return": getattr(module, sys.argv[2])(*json.loads(sys.argv[3]), **json.loads(sys.argv[4]))}
+    out = {"return": getattr(module, call["fun"])(*call["args"], **call["kwargs"])}
 except Exception as exc:
     out = {"error": type(exc).__name__ + ": " + str(exc)}
 print(json.dumps(out, default=str))
@@ -85,9 +86,11 @@ def call(lab: Lab, node: str, fun: str, *args: str, timeout: float = 120):
 
 
 def in_node(run, module: str, fun: str, *args, **kwargs):
-    """``module.fun(*args, **kwargs)`` run inside a node by RUN (argv -> CompletedProcess: the lab's
-    lxc-attach); its return, or a LabError with the node's reason."""
-    proc = run([MINION_PYTHON, "-c", IN_NODE, module, fun, json.dumps(list(args)), json.dumps(kwargs)])
+    """``module.fun(*args, **kwargs)`` run inside a node by RUN ((argv, stdin text) -> CompletedProcess:
+    the lab's lxc-attach); its return, or a LabError with the node's reason. The call travels on
+    stdin: its arguments may hold a password, which a command line would show in ``ps``."""
+    call = {"module": module, "fun": fun, "args": list(args), "kwargs": kwargs}
+    proc = run([MINION_PYTHON, "-c", IN_NODE], json.dumps(call))
     try:
         out = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

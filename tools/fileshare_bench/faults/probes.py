@@ -21,11 +21,14 @@ DB_TABLE = "fileshare.fault_rows"
 PYTHON = "/opt/salt/bin/python3"  # the nodes' Salt venv: has PyMySQL
 
 # Inside a node: INSERT rows through HOST:PORT for SECONDS, reconnecting after each error; prints the
-# acknowledged (committed) row numbers and the errors with their times.
+# acknowledged (committed) row numbers and the errors with their times. Settings (and the password)
+# come as JSON on stdin.
 WRITER = r"""
 import json, sys, time
 import pymysql
-host, port, user, password, db, tag, seconds = sys.argv[1:8]
+cfg = json.loads(sys.stdin.read())
+host, port, user, password = cfg["host"], cfg["port"], cfg["user"], cfg["password"]
+db, tag, seconds = cfg["db"], cfg["tag"], cfg["seconds"]
 acked, errors, conn, n = [], [], None, 0
 t0 = time.monotonic()
 while time.monotonic() - t0 < float(seconds):
@@ -91,17 +94,21 @@ class Cluster:
     def address(self, node: str) -> str:
         return self.topology["by_name"][node]["address"]
 
-    def run(self, node: str, cmd, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(
+        self, node: str, cmd, timeout: float = 120, data: str | None = None
+    ) -> subprocess.CompletedProcess:
+        """CMD in NODE; DATA on its stdin (how a password reaches a command: never on its argv)."""
         from fileshare_lab import containers
 
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        stdin = {"input": data} if data is not None else {"stdin": subprocess.DEVNULL}
         try:
             return subprocess.run(
                 containers.attach_cmd(self.handle, self.nodes[node]["container"], argv),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                stdin=subprocess.DEVNULL,
+                **stdin,
             )
         except subprocess.TimeoutExpired as exc:
             return subprocess.CompletedProcess(argv, 124, exc.stdout or "", f"timed out after {timeout}s")
@@ -113,7 +120,9 @@ class Cluster:
         from fileshare_lab.logic import LabError
 
         try:
-            return ask.in_node(lambda argv: self.run(node, argv, timeout), module, fun, *args, **kwargs)
+            return ask.in_node(
+                lambda argv, data: self.run(node, argv, timeout, data), module, fun, *args, **kwargs
+            )
         except LabError:
             return None
 
@@ -344,22 +353,16 @@ class Writer(threading.Thread):
 
     def run(self):
         c = self.cluster
-        proc = c.run(
-            self.node,
-            [
-                PYTHON,
-                "-c",
-                WRITER,
-                c.vip,
-                str(c.ports["db_front"]),
-                "fileshare",
-                c.secret("db_password"),
-                "fileshare",
-                self.tag,
-                str(self.seconds),
-            ],
-            timeout=self.seconds + 60,
-        )
+        cfg = {
+            "host": c.vip,
+            "port": c.ports["db_front"],
+            "user": "fileshare",
+            "password": c.secret("db_password"),
+            "db": "fileshare",
+            "tag": self.tag,
+            "seconds": self.seconds,
+        }
+        proc = c.run(self.node, [PYTHON, "-c", WRITER], timeout=self.seconds + 60, data=json.dumps(cfg))
         try:
             self.result = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
