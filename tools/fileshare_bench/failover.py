@@ -82,7 +82,11 @@ def loop(name, connect, write, close):
             first.setdefault(name, done)
         except Exception as exc:
             done = time.monotonic()
-            errors.append([round(t, 3), round(done, 3), type(exc).__name__ + ": " + str(exc)[:120]])
+            # Which server said it, where the session got that far: a failover's errors and a thawed
+            # node's look alike otherwise.
+            host = getattr(exc, "fs_host", None) or getattr(conn, "fs_host", None)
+            where = f"[{host}] " if host else ""
+            errors.append([round(t, 3), round(done, 3), where + type(exc).__name__ + ": " + str(exc)[:120]])
             try:
                 close(conn)
             except Exception:
@@ -93,9 +97,13 @@ def loop(name, connect, write, close):
     out[name] = {"acks": acks, "errors": errors, "attempts": n}
 
 def db_connect():
-    return pymysql.connect(host=cfg["vip"], port=cfg["db_port"], user=cfg["db_user"],
+    conn = pymysql.connect(host=cfg["vip"], port=cfg["db_port"], user=cfg["db_user"],
                            password=cfg["db_password"], database=cfg["db_name"], autocommit=True,
                            connect_timeout=2, read_timeout=cfg["timeout"], write_timeout=cfg["timeout"])
+    with conn.cursor() as cur:  # SHOW answers even where wsrep is not ready
+        cur.execute("SHOW VARIABLES LIKE 'hostname'")
+        conn.fs_host = cur.fetchone()[1]
+    return conn
 
 def db_write(tag):
     def write(conn, n):
@@ -120,6 +128,9 @@ def per_request(write):
         c = db_connect()
         try:
             write(c, n)
+        except Exception as exc:
+            exc.fs_host = c.fs_host
+            raise
         finally:
             c.close()
     return once
