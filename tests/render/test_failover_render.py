@@ -143,3 +143,22 @@ def test_volume_options_are_set_on_an_existing_volume_too(renderer):
             rf"volume get {volume} {re.escape(option)}\b.*grep -qxF {value}$", state["unless"]
         ), state
         assert {"cmd": f"volume {volume} is started"} in state["require"]
+
+
+def test_galera_resends_join_messages_well_before_it_suspects_a_member(renderer):
+    # At Galera's 1 s, equal to suspect_timeout, members suspected each other while agreeing on a
+    # new view, and a thawed writer's return turned the survivors non-Primary (docs/faults.md).
+    high = renderer.show_sls("debian-12", "full_ha", "db1", "fileshare.db.galera")
+    assert isinstance(high, dict), high
+    cnf = renderer.placed("debian-12", high)["MariaDB Galera settings are managed"]
+    options = re.search(r'wsrep_provider_options\s*=\s*"([^"]*)"', cnf).group(1).split(";")
+    assert "evs.join_retrans_period=PT0.25S" in options and "evs.suspect_timeout=PT1.0S" in options
+
+
+def test_an_ha_redis_sends_a_full_copy_to_a_replica_at_once(renderer):
+    # A new master whose only other replica waits for its copy refuses writes (min-replicas-to-write).
+    high = renderer.show_sls("debian-12", "full_ha", "im1", "fileshare.intermediate.redis")
+    assert isinstance(high, dict), high
+    conf = renderer.placed("debian-12", high)["Redis configuration is managed"]
+    lines = [line.strip() for line in conf.splitlines()]
+    assert "repl-diskless-sync-delay 0" in lines and "min-replicas-to-write 1" in lines
