@@ -1,0 +1,522 @@
+"""
+Backups of the site's files and database into a restic repository, and their restore.
+
+One file serves twice: Salt syncs it as the execution module ``fileshare_backup`` (the orchestrations
+``fileshare.backup`` and ``fileshare.restore`` call it), and ``fileshare.backup_job`` installs the same file
+as the script the systemd timer runs (``fileshare-backup run``), so the scheduled backup does not need
+a Salt minion and both paths run the same code. Everything it needs is in the job's configuration
+(``backup_job:config``, root only, written by ``formulas/fileshare/backup_job``); the repository password
+is in its own root-only file and reaches restic as ``RESTIC_PASSWORD_FILE``, never in argv or output.
+
+A backup is one restic snapshot holding the data directory and mariabackup's prepared copy of the
+database, tagged with the database position (GTID, Galera seqno) and holding a manifest beside the
+copy, so the snapshot's id and time and the database position travel together (docs/backup.md).
+
+Pure logic (parsing mariabackup's position files, tags, choosing a snapshot, naming a restic failure,
+checking a restore's scope and path) is in plain functions, unit-tested in
+tests/unit/test_fileshare_backup.py; the I/O around it is thin.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+try:  # Salt's loader: errors as Salt reports them. The timer's script runs without Salt.
+    from salt.exceptions import CommandExecutionError as _Base
+except ImportError:  # pragma: no cover - the script on a node
+    _Base = Exception
+
+__virtualname__ = "fileshare_backup"
+
+# Every snapshot the suite takes carries this tag; snapshots of other tools in the repository are not
+# ours to restore.
+TAG = "fileshare"
+SCOPES = ("site", "path")
+CONFIG = "/etc/fileshare/backup.json"
+MANIFEST = "fileshare-backup.json"
+
+
+class BackupError(_Base):
+    """A backup or restore that cannot go on; the message names the problem for the operator."""
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure logic
+# ---------------------------------------------------------------------------------------------------
+
+
+def position(binlog_info="", galera_info=""):
+    """
+    The database position of a mariabackup copy, from its ``xtrabackup_binlog_info`` (``FILE POS GTID``,
+    tab-separated; MariaDB 11 names it ``mariadb_backup_binlog_info``) and ``xtrabackup_galera_info``
+    (``UUID:SEQNO``). Missing parts are None.
+    """
+    found = {"binlog_file": None, "binlog_pos": None, "gtid": None, "galera_uuid": None, "seqno": None}
+    fields = (binlog_info or "").split()
+    if len(fields) >= 2:
+        found["binlog_file"] = fields[0]
+        found["binlog_pos"] = int(fields[1]) if fields[1].isdigit() else None
+    if len(fields) >= 3:
+        found["gtid"] = ",".join(fields[2:]).replace(",,", ",")
+    galera = (galera_info or "").strip()
+    if ":" in galera:
+        uuid, _, seqno = galera.rpartition(":")
+        found["galera_uuid"] = uuid
+        found["seqno"] = int(seqno) if seqno.lstrip("-").isdigit() else None
+    return found
+
+
+def tags(where):
+    """restic tags for a snapshot at database position ``where``. A tag cannot hold ',' (restic splits
+    --tag on it): a multi-domain GTID list is written with '+'."""
+    out = [TAG]
+    if where.get("gtid"):
+        out.append("gtid=" + where["gtid"].replace(",", "+"))
+    if where.get("seqno") is not None:
+        out.append(f"seqno={where['seqno']}")
+    return out
+
+
+def position_of(snapshot):
+    """The database position a snapshot's tags record ({} when it has none)."""
+    found = {}
+    for tag in snapshot.get("tags") or []:
+        key, _, value = tag.partition("=")
+        if key == "gtid" and value:
+            found["gtid"] = value.replace("+", ",")
+        elif key == "seqno" and value.lstrip("-").isdigit():
+            found["seqno"] = int(value)
+    return found
+
+
+def forget_args(retention):
+    """restic forget's keep options from pillar fileshare:backup:retention (0 = keep none of that kind)."""
+    args = []
+    for kind in ("daily", "weekly", "monthly"):
+        count = int((retention or {}).get(kind) or 0)
+        if count:
+            args += [f"--keep-{kind}", str(count)]
+    return args or ["--keep-last", "1"]
+
+
+def restic_problem(stderr, repository):
+    """One operator-facing line for a failed restic call, naming the problem rather than restic's
+    wording (restic 0.14 exits 1 for all of them)."""
+    text = (stderr or "").lower()
+    if "wrong password" in text or "no key found" in text:
+        return (
+            f"wrong password for the backup repository {repository}: "
+            "fileshare:secrets:backup_password does not open it"
+        )
+    if (
+        "repository does not exist" in text
+        or "is there a repository at the following location" in text
+        or "no such file or directory" in text
+        or "unable to open config file" in text
+    ):
+        return f"the backup repository {repository} is unreachable or not initialised"
+    if "no matching id found" in text or "no snapshot found" in text:
+        return f"no such snapshot in the backup repository {repository}"
+    if "locked" in text:
+        return f"the backup repository {repository} is locked by another restic process"
+    last = [line for line in (stderr or "").strip().splitlines() if line.strip()]
+    return f"restic failed on {repository}: {last[-1] if last else 'no message'}"
+
+
+def pick_snapshot(snapshots, wanted="latest"):
+    """
+    The snapshot of ours (tag ``fileshare``) that ``wanted`` names: ``latest`` (the newest), or an id
+    or a unique id prefix of at least 4 characters. Raises BackupError naming the problem.
+    """
+    ours = sorted((s for s in snapshots if TAG in (s.get("tags") or [])), key=lambda s: s.get("time", ""))
+    wanted = str(wanted or "latest").strip()
+    if not ours:
+        raise BackupError("the backup repository holds no fileshare snapshot: take a backup first")
+    if wanted == "latest":
+        return ours[-1]
+    if len(wanted) < 4 or any(c not in "0123456789abcdef" for c in wanted.lower()):
+        raise BackupError(f"snapshot {wanted!r} is neither 'latest' nor a snapshot id (hex, at least 4)")
+    matches = [s for s in ours if s.get("id", "").startswith(wanted.lower())]
+    if not matches:
+        known = ", ".join(s.get("short_id", s.get("id", "")[:8]) for s in ours[-5:])
+        raise BackupError(f"unknown snapshot {wanted}: the repository's latest are {known}")
+    if len(matches) > 1:
+        raise BackupError(f"snapshot {wanted} is ambiguous ({len(matches)} match): give more of its id")
+    return matches[0]
+
+
+def restore_target(scope, path, data_dir):
+    """
+    What a restore of ``scope`` brings back: ``site`` (the data directory and the database) or ``path``
+    (one path inside the data directory, given relative to it). Returns the absolute path restored
+    from the snapshot; raises BackupError for a scope or path that cannot be right.
+    """
+    data_dir = "/" + str(data_dir).strip("/")
+    if scope not in SCOPES:
+        raise BackupError(f"restore scope {scope!r} is unknown: use one of {', '.join(SCOPES)}")
+    if scope == "site":
+        if path:
+            raise BackupError("restore scope site restores everything: give no path (or use scope path)")
+        return data_dir
+    parts = [p for p in str(path or "").split("/") if p not in ("", ".")]
+    if not parts:
+        raise BackupError("restore scope path needs a path inside the data directory (e.g. alice/docs)")
+    if ".." in parts:
+        raise BackupError(f"restore path {path!r} leaves the data directory ('..')")
+    return data_dir + "/" + "/".join(parts)
+
+
+def manifest(where, data_dir, started, database_seconds):
+    """What a snapshot holds beside the database copy: the position and when the copy was taken."""
+    return {
+        "data_dir": data_dir,
+        "database": where,
+        "database_copied_at": started,
+        "database_seconds": round(database_seconds, 3),
+        "files_after_database": True,
+    }
+
+
+def age_seconds(snapshot, now=None):
+    """Seconds since ``snapshot`` was taken (restic's RFC 3339 time with nanoseconds)."""
+    head, _, rest = snapshot["time"].partition(".")
+    zone = rest.lstrip("0123456789") if rest else ""
+    taken = datetime.datetime.fromisoformat(head + (zone.replace("Z", "+00:00") or "+00:00"))
+    now = now or datetime.datetime.now(datetime.UTC)
+    return max(0.0, (now - taken).total_seconds())
+
+
+# ---------------------------------------------------------------------------------------------------
+# I/O: restic, mariabackup, systemctl (the same on a node with or without Salt)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _config(path=CONFIG):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise BackupError(f"{path} is missing: apply fileshare.backup_job on this node first") from exc
+
+
+def _env(cfg):
+    return {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "RESTIC_REPOSITORY": cfg["repository"],
+        "RESTIC_PASSWORD_FILE": cfg["password_file"],
+        "RESTIC_CACHE_DIR": cfg.get("cache_dir", "/var/cache/fileshare-backup/restic"),
+    }
+
+
+def _restic(cfg, *args, check=True):
+    proc = subprocess.run(
+        [cfg.get("restic", "restic"), *args], env=_env(cfg), capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise BackupError(restic_problem(proc.stderr, cfg["repository"]))
+    return proc
+
+
+def _run(argv, what):
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise BackupError(f"{what} failed (exit {proc.returncode}): {' | '.join(tail)}")
+    return proc
+
+
+def probe(config=CONFIG):
+    """
+    Check that the repository is reachable and the password opens it; raise naming the problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.probe
+    """
+    cfg = _config(config)
+    _restic(cfg, "cat", "config")
+    return True
+
+
+def init(config=CONFIG):
+    """
+    Create the repository unless it exists (a repository that exists but does not open is an error,
+    never overwritten).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.init
+    """
+    cfg = _config(config)
+    repo = pathlib.Path(cfg["repository"])
+    if (repo / "config").exists():
+        probe(config)
+        return {"created": False}
+    repo.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _restic(cfg, "init")
+    return {"created": True}
+
+
+def snapshots(config=CONFIG):
+    """
+    The suite's snapshots, oldest first, with the database position each records.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.snapshots
+    """
+    cfg = _config(config)
+    found = json.loads(_restic(cfg, "snapshots", "--json", "--tag", TAG).stdout or "[]")
+    return [
+        {
+            "id": s["id"],
+            "short_id": s.get("short_id"),
+            "time": s["time"],
+            "tags": s.get("tags", []),
+            "position": position_of(s),
+        }
+        for s in sorted(found, key=lambda s: s["time"])
+    ]
+
+
+def _database_copy(cfg, target):
+    """mariabackup's copy of the running server in ``target``, prepared (ready to copy back)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # --defaults-extra-file must come first; root's my.cnf holds the credentials (never argv).
+    base = [cfg["mariabackup"], f"--defaults-extra-file={cfg['root_cnf']}"]
+    _run([*base, "--backup", f"--target-dir={target}", f"--socket={cfg['socket']}"], "mariabackup --backup")
+    _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
+    binlog = ""
+    for name in ("xtrabackup_binlog_info", "mariadb_backup_binlog_info"):
+        if (target / name).exists():
+            binlog = (target / name).read_text()
+    galera = (
+        (target / "xtrabackup_galera_info").read_text()
+        if (target / "xtrabackup_galera_info").exists()
+        else ""
+    )
+    return position(binlog, galera)
+
+
+def run(config=CONFIG):
+    """
+    Take a backup now: the database (mariabackup, prepared), then the data directory, into one restic
+    snapshot tagged with the database position; then restic forget --prune by the retention.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.run
+    """
+    cfg = _config(config)
+    probe(config)
+    started = time.monotonic()
+    copied_at = datetime.datetime.now(datetime.UTC).isoformat()
+    staging = pathlib.Path(cfg["staging_dir"])
+    db_dir = staging / "db"
+    where = _database_copy(cfg, db_dir)
+    database_seconds = time.monotonic() - started
+    (staging / MANIFEST).write_text(json.dumps(manifest(where, cfg["data_dir"], copied_at, database_seconds)))
+    args = ["backup", "--json", "--host", cfg["host"], cfg["data_dir"], str(staging)]
+    for tag in tags(where):
+        args += ["--tag", tag]
+    proc = _restic(cfg, *args)
+    summary = [json.loads(line) for line in proc.stdout.splitlines() if '"summary"' in line]
+    snapshot = summary[-1]["snapshot_id"] if summary else None
+    _restic(cfg, "forget", "--prune", "--tag", TAG, "--host", cfg["host"], *forget_args(cfg.get("retention")))
+    shutil.rmtree(db_dir, ignore_errors=True)
+    return {
+        "snapshot": snapshot,
+        "position": where,
+        "database_copied_at": copied_at,
+        "database_seconds": round(database_seconds, 3),
+        "seconds": round(time.monotonic() - started, 3),
+        "files_new": summary[-1].get("files_new") if summary else None,
+        "bytes_added": summary[-1].get("data_added") if summary else None,
+    }
+
+
+def check(config=CONFIG):
+    """
+    restic check of the repository's structure (the weekly timer runs it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.check
+    """
+    cfg = _config(config)
+    _restic(cfg, "check")
+    return True
+
+
+def status(config=CONFIG):
+    """
+    The latest snapshot and its age in seconds (None when there is none).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.status
+    """
+    found = snapshots(config)
+    if not found:
+        return {"latest": None, "age_seconds": None, "count": 0}
+    return {"latest": found[-1], "age_seconds": round(age_seconds(found[-1])), "count": len(found)}
+
+
+def resolve(snapshot="latest", scope="site", path="", config=CONFIG):
+    """
+    Everything a restore needs checked before any node changes: the repository opens, the snapshot
+    exists, the scope and path make sense and the path is in the snapshot. Returns the snapshot and what
+    will be restored; raises naming the first problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.resolve latest path alice/docs
+    """
+    cfg = _config(config)
+    target = restore_target(scope, path, cfg["data_dir"])
+    probe(config)
+    chosen = pick_snapshot(snapshots(config), snapshot)
+    listing = _restic(cfg, "ls", "--json", chosen["id"], target).stdout.splitlines()
+    if not any('"path"' in line for line in listing[1:]):
+        raise BackupError(f"{target} is not in snapshot {chosen['short_id']} ({chosen['time']})")
+    return {"snapshot": chosen, "scope": scope, "restores": target}
+
+
+def _unpack(cfg, chosen, include, name):
+    """restic restore of ``include`` from ``chosen`` into a fresh directory under restore_dir."""
+    target = pathlib.Path(cfg["restore_dir"]) / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True, mode=0o700)
+    args = ["restore", chosen["id"], "--target", str(target)]
+    for path in include:
+        args += ["--include", path]
+    _restic(cfg, *args)
+    return target
+
+
+def restore_path(snapshot="latest", path="", config=CONFIG):
+    """
+    Put one path of the data directory back as it was in ``snapshot``, in place, while the site serves:
+    files of the snapshot are written back, files created since are left alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.restore_path latest alice/docs
+    """
+    cfg = _config(config)
+    started = time.monotonic()
+    found = resolve(snapshot, "path", path, config)
+    chosen, target = found["snapshot"], found["restores"]
+    unpacked = _unpack(cfg, chosen, [target], f"path-{chosen['short_id']}")
+    source = unpacked / target.lstrip("/")
+    if source.is_dir():
+        pathlib.Path(target).mkdir(parents=True, exist_ok=True)
+        _run(["rsync", "-a", f"{source}/", f"{target}/"], "rsync of the restored path")
+    else:
+        pathlib.Path(target).parent.mkdir(parents=True, exist_ok=True)
+        _run(["rsync", "-a", str(source), target], "rsync of the restored file")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    return {"snapshot": chosen["id"], "restored": target, "seconds": round(time.monotonic() - started, 3)}
+
+
+def _systemctl(action, unit):
+    _run(["systemctl", action, unit], f"systemctl {action} {unit}")
+
+
+def restore_site(snapshot="latest", config=CONFIG):
+    """
+    Restore the database and the data directory of this node (all_in_one) from ``snapshot``. The
+    writers must be stopped first (fileshare.restore does it). What was there is kept beside, renamed
+    ``*.pre-restore-<time>`` (nothing is deleted).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt aio1 fileshare_backup.restore_site latest
+    """
+    cfg = _config(config)
+    started = time.monotonic()
+    chosen = resolve(snapshot, "site", "", config)["snapshot"]
+    staging = cfg["staging_dir"].rstrip("/")
+    unpacked = _unpack(cfg, chosen, [cfg["data_dir"], staging], f"site-{chosen['short_id']}")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    restored_db = unpacked / staging.lstrip("/") / "db"
+    if not restored_db.is_dir():
+        raise BackupError(f"snapshot {chosen['short_id']} holds no database copy")
+    datadir = pathlib.Path(cfg["db_data_dir"])
+    _systemctl("stop", cfg["db_service"])
+    os.rename(datadir, f"{datadir}.pre-restore-{stamp}")
+    datadir.mkdir(mode=0o755)
+    _run(
+        [cfg["mariabackup"], "--copy-back", f"--target-dir={restored_db}", f"--datadir={datadir}"],
+        "mariabackup --copy-back",
+    )
+    _run(["chown", "-R", f"{cfg['db_user']}:{cfg['db_user']}", str(datadir)], "chown of the datadir")
+    _systemctl("start", cfg["db_service"])
+    data_dir = pathlib.Path(cfg["data_dir"])
+    if data_dir.exists():
+        shutil.move(str(data_dir), f"{data_dir}.pre-restore-{stamp}")
+    shutil.move(str(unpacked / cfg["data_dir"].lstrip("/")), str(data_dir))
+    shutil.rmtree(unpacked, ignore_errors=True)
+    return {
+        "snapshot": chosen["id"],
+        "position": chosen["position"],
+        "kept": [f"{datadir}.pre-restore-{stamp}", f"{data_dir}.pre-restore-{stamp}"],
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def main(argv=None):
+    """``fileshare-backup run|check|status|snapshots``: the timer's entry point; prints JSON, logs to
+    journald through systemd, exits 1 with the reason on failure."""
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {
+        "run": run,
+        "check": check,
+        "status": status,
+        "snapshots": snapshots,
+        "init": init,
+        "probe": probe,
+    }
+    if len(argv) != 1 or argv[0] not in commands:
+        print(f"usage: fileshare-backup {'|'.join(commands)}", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(commands[argv[0]](), indent=1, default=str))
+    except BackupError as exc:
+        print(f"fileshare-backup {argv[0]}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the node's script
+    sys.exit(main())
