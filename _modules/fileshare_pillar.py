@@ -34,9 +34,12 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "fileshare_pillar"
 
-ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
+ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator", "backup"]
 # Roles every node of all_in_one / mini_ha carries. arbitrator (garbd) is named but not built yet.
 LAYER_ROLES = ["load", "app", "db", "intermediate", "storage", "infra"]
+# Roles a node of all_in_one / mini_ha may carry besides the layers (the backup repository; derived
+# when no node lists it: fileshare_topology._backup_nodes).
+OPTIONAL_ROLES = ["backup"]
 ARCHITECTURES = ["all_in_one", "mini_ha", "full_ha"]
 PRODUCTS = ["owncloud", "seafile", "webdav"]
 # Products the contract names but no state builds yet (semantic rule unbuilt_problems refuses them).
@@ -435,6 +438,27 @@ SCHEMA = {
             },
             "additionalProperties": {"type": "string", "minLength": 1},
         },
+        # Backups (formulas/fileshare/backup_job, docs/backup.md): a restic repository on the backup node.
+        "backup": _fixed(
+            {
+                # A local path on the backup node (remote restic repositories are not built yet).
+                "repository": _path(),
+                # systemd OnCalendar expression of the backup timer.
+                "schedule": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9*:/.,~ -]{1,64}$",
+                    "x-reason": "must be a systemd OnCalendar expression (e.g. '*-*-* 02:30:00', 'daily')",
+                },
+                # Snapshots kept by restic forget after each backup.
+                "retention": _fixed(
+                    {
+                        "daily": {"type": "integer", "minimum": 1, "maximum": 3660},
+                        "weekly": {"type": "integer", "minimum": 0, "maximum": 520},
+                        "monthly": {"type": "integer", "minimum": 0, "maximum": 1200},
+                    }
+                ),
+            }
+        ),
         # The site's release (fileshare.release; moved node by node by fileshare.rolling_upgrade).
         "release": _fixed(
             {
@@ -691,7 +715,7 @@ def topology_problems(data):
             ]
         for index, node in enumerate(nodes):
             missing = [r for r in LAYER_ROLES if r not in node["roles"]]
-            extra = [r for r in node["roles"] if r not in LAYER_ROLES]
+            extra = [r for r in node["roles"] if r not in LAYER_ROLES + OPTIONAL_ROLES]
             if missing:
                 found.append(
                     {
@@ -795,6 +819,16 @@ def unbuilt_problems(data):
                     f"(no state installs garbd on {node['name']}): full_ha runs 3 Galera db nodes",
                 }
             )
+    if data["architecture"] == "full_ha":
+        for index, node in enumerate(data["nodes"]):
+            if "backup" in node["roles"]:
+                found.append(
+                    {
+                        "key": f"fileshare:nodes:{index}:roles",
+                        "reason": "role backup is not built yet on full_ha (no state mounts the volume or "
+                        f"copies a Galera member on {node['name']}): docs/backup.md",
+                    }
+                )
     if data["product"] == "webdav" and data["app"]["server"] != "apache":
         found.append(
             {
@@ -861,6 +895,42 @@ def evs_problems(data, defaults=None):
     return []
 
 
+def backup_problems(data, defaults=None):
+    """A site with a backup node needs the repository password, one backup node at most, and a
+    repository outside the data directory it backs up."""
+    arch, nodes = data["architecture"], data["nodes"]
+    holders = [n["name"] for n in nodes if "backup" in n["roles"]]
+    if not holders and arch in ("all_in_one", "mini_ha") and any("db" in n["roles"] for n in nodes):
+        holders = [[n["name"] for n in nodes if "db" in n["roles"]][-1]]
+    if not holders:
+        return []
+    if len(holders) > 1:
+        return [
+            {
+                "key": "fileshare:nodes",
+                "reason": f"role backup belongs to one node (one repository), found {', '.join(holders)}",
+            }
+        ]
+    if "backup_password" not in data["secrets"]:
+        return [
+            {
+                "key": "fileshare:secrets:backup_password",
+                "reason": f"is required: {holders[0]} holds the backup repository, encrypted with it",
+            }
+        ]
+    backup = {**((defaults or {}).get("backup") or {}), **(data.get("backup") or {})}
+    repository = (backup.get("repository") or "").rstrip("/")
+    data_dir = data["app"]["data_dir"].rstrip("/")
+    if repository and (repository + "/").startswith(data_dir + "/"):
+        return [
+            {
+                "key": "fileshare:backup:repository",
+                "reason": f"{repository} lies inside the data directory it backs up ({data_dir})",
+            }
+        ]
+    return []
+
+
 def semantic_problems(data, defaults=None):
     """What is not built first; address rules next; topology only once every address is sound (one
     defect, one message)."""
@@ -871,6 +941,7 @@ def semantic_problems(data, defaults=None):
         or webdav_problems(data)
         or storage_problems(data, defaults)
         or evs_problems(data, defaults)
+        or backup_problems(data, defaults)
     )
 
 

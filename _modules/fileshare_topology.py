@@ -23,7 +23,7 @@ import ipaddress
 
 __virtualname__ = "fileshare_topology"
 
-ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator"]
+ROLES = ["load", "app", "db", "intermediate", "storage", "infra", "arbitrator", "backup"]
 # The HA layers whose nodes form a cluster reached over the network.
 _PRIVATE = ["db", "intermediate", "storage"]
 
@@ -89,6 +89,18 @@ def _prefix(config):
         return None
 
 
+def _backup_nodes(architecture, single_host, roles):
+    """Who holds the backup repository and takes the backups. A node listed with role ``backup`` wins.
+    Otherwise, where every node carries every layer (all_in_one, mini_ha), the last database node: the
+    single node, or on mini_ha a Galera member that is not the first writer (a copy there never stalls
+    the writer). full_ha has no default: its backup node is the site's choice (its own node)."""
+    if roles["backup"]:
+        return list(roles["backup"])
+    if (single_host or architecture == "mini_ha") and roles["db"]:
+        return roles["db"][-1:]
+    return []
+
+
 def derive(config, minion_id=None):
     """
     The topology of the site described by ``config`` (the merged map data), and, with ``minion_id``,
@@ -100,6 +112,7 @@ def derive(config, minion_id=None):
     ``vip``            ``{address, name, fqdn, prefix}``
     ``nodes``          ``[{name, address, roles}]`` in pillar order; ``by_name`` the same by name
     ``roles``          role -> [node names] (every role, empty when unused); ``addresses`` role -> [addresses]
+                       (``backup`` is derived when no node lists it, and added to that node's roles)
     ``db_writers``     database nodes in writer order: the first takes writes, the next takes over
     ``ports``          every port (``parameters/defaults.yaml`` ``ports``, overridden by pillar)
     ``names``          ``galera_cluster``, ``sentinel_master``, ``volume``, ``backends`` (HAProxy's
@@ -122,6 +135,12 @@ def derive(config, minion_id=None):
 
     nodes = _nodes(config)
     roles = {role: [n["name"] for n in nodes if role in n["roles"]] for role in ROLES}
+    backup = _backup_nodes(architecture, single_host, roles)
+    if backup and not roles["backup"]:
+        for node in nodes:
+            if node["name"] in backup:
+                node["roles"] = node["roles"] + ["backup"]
+        roles["backup"] = backup
     addresses = {role: [n["address"] for n in nodes if role in n["roles"] and n["address"]] for role in ROLES}
 
     ports = copy.deepcopy(_mapping(config.get("ports")))

@@ -534,6 +534,41 @@ BAD += [
         "fileshare:mirrors",
         "needs the package mirror of the nodes' OS: apt, rpm, pacman",
     ),
+    (
+        "backup_without_its_password",
+        "all_in_one",
+        _delete(["secrets", "backup_password"]),
+        "fileshare:secrets:backup_password",
+        "is required: aio1 holds the backup repository",
+    ),
+    (
+        "backup_repository_inside_the_data_directory",
+        "all_in_one",
+        _set(["backup"], {"repository": "/srv/fileshare/data/.restic"}),
+        "fileshare:backup:repository",
+        "/srv/fileshare/data/.restic lies inside the data directory it backs up",
+    ),
+    (
+        "two_backup_nodes",
+        "mini_ha",
+        lambda d: [n["roles"].append("backup") for n in d["nodes"][:2]],
+        "fileshare:nodes",
+        "role backup belongs to one node (one repository), found node1, node2",
+    ),
+    (
+        "backup_role_not_built_on_full_ha",
+        "full_ha",
+        lambda d: d["nodes"][4]["roles"].append("backup"),
+        "fileshare:nodes:4:roles",
+        "role backup is not built yet on full_ha",
+    ),
+    (
+        "backup_retention_keeps_no_day",
+        "all_in_one",
+        _set(["backup"], {"retention": {"daily": 0}}),
+        "fileshare:backup:retention:daily",
+        "",
+    ),
 ]
 
 

@@ -148,3 +148,53 @@ def test_the_schema_accepts_every_default_port_and_only_those():
     assert schema_keys == set(DEFAULTS["ports"])
     schema_names = set(pillar_module.SCHEMA["properties"]["names"]["properties"])
     assert schema_names == set(DEFAULTS["names"])
+
+
+def test_all_in_one_node_holds_the_backup_role_when_no_node_lists_it():
+    t = topology.derive(site("all_in_one"), "aio1")
+    assert t["roles"]["backup"] == ["aio1"]
+    assert "backup" in t["node"]["roles"]
+
+
+def _mini_ha():
+    data = site("all_in_one")
+    data["architecture"] = "mini_ha"
+    data["nodes"] = [
+        {"name": f"node{i}", "address": f"10.0.0.2{i}", "roles": list(pillar_module.LAYER_ROLES)}
+        for i in (1, 2, 3)
+    ]
+    return data
+
+
+def test_mini_ha_backup_falls_to_the_last_db_node_not_the_writer():
+    t = topology.derive(_mini_ha())
+    assert t["db_writers"][0] == "node1"
+    assert t["roles"]["backup"] == ["node3"]
+
+
+def test_full_ha_has_no_backup_node_unless_one_is_listed():
+    assert topology.derive(site())["roles"]["backup"] == []
+    listed = site()
+    listed["nodes"][5]["roles"].append("backup")
+    assert topology.derive(listed)["roles"]["backup"] == ["db3"]
+
+
+def test_a_listed_backup_node_wins_over_the_default():
+    data = site("all_in_one")
+    data["nodes"].append({"name": "bk1", "address": "10.0.0.12", "roles": ["backup"]})
+    t = topology.derive(data)
+    assert t["roles"]["backup"] == ["bk1"]
+    assert t["addresses"]["backup"] == ["10.0.0.12"]
+
+
+@pytest.mark.parametrize("shape", ["all_in_one", "mini_ha", "full_ha"])
+def test_the_validator_asks_the_password_of_exactly_the_node_the_topology_derives(shape):
+    """fileshare_pillar checks the raw node list before anything is derived: its backup holder must be
+    the derivation's."""
+    data = _mini_ha() if shape == "mini_ha" else site(shape)
+    data["app"]["data_dir"] = "/srv/fileshare/data"
+    derived = topology.derive(data)["roles"]["backup"]
+    data["secrets"] = {}
+    found = pillar_module.backup_problems(data)
+    assert [p["key"] for p in found] == ["fileshare:secrets:backup_password"] * len(derived)
+    assert all(f"{name} holds the backup repository" in found[0]["reason"] for name in derived)

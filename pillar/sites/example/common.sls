@@ -92,6 +92,8 @@ fileshare:
     tsig_key: c2l0ZS1leGFtcGxlLXRzaWctc2VjcmV0LWxhYi1vbmx5IQ==
     # VRRP password between the load nodes (HA; keepalived uses the first 8 characters).
     vrrp_password: lab-vrrp
+    # The restic repository's password (docs/backup.md): without it no backup can be read.
+    backup_password: lab-backup-pw-change-me
     webdav_users:
       alice: lab-alice-pw
       bob: lab-bob-pw

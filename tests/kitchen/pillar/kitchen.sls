@@ -48,5 +48,6 @@ fileshare:
     db_password: kitchen-db-pw
     redis_password: kitchen-redis-pw
     tsig_key: a2l0Y2hlbi10c2lnLWtleS1mb3ItdGVzdHMtb25seSEhIQ==
+    backup_password: kitchen-backup-pw
     webdav_users:
       alice: kitchen-alice-pw
