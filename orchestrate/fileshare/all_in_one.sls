@@ -3,7 +3,7 @@
       salt-run state.orchestrate fileshare.all_in_one
 
     validate pillar -> sync modules -> infrastructure -> database -> intermediate -> storage -> app
-    -> load (TLS front, DNS) -> smoke check. Each step targets the nodes whose roles in fileshare:nodes
+    -> load (TLS front, DNS) -> backups (restic repository, timers) -> smoke check. Each step targets the nodes whose roles in fileshare:nodes
     ask for that layer; the first failure stops the run (failhard) and names the step. Run it again at
     any time: a converged site reports no changes. The step macros: steps.jinja. -#}
 {%- from "fileshare/steps.jinja" import targets, validated, synced, step with context %}
@@ -18,6 +18,7 @@
       ('the data directory is ready', 'storage', 'fileshare.storage'),
       ('the app server serves the product and the health endpoint', 'app', 'fileshare.app'),
       ('the TLS front and DNS are up', 'load', 'fileshare.load'),
+      ('backups are scheduled into the restic repository', 'backup', 'fileshare.backup_job'),
     ] %}
 {#- Each step requires the one before it: the run is a strict sequence. #}
 {%- set previous = namespace(title="the suite's modules are synced to every node") %}

@@ -97,3 +97,15 @@ def test_no_role_is_looked_up_in_the_node_list_outside_the_topology():
         exempt={"_modules/fileshare_pillar.py"},
     )
     assert not hits, "a role looked up in the node list:\n" + "\n".join(hits)
+
+
+def test_no_formula_sls_shares_its_name_with_an_orchestration():
+    """The master serves formulas/ and orchestrate/ as one tree: `fileshare.backup` in both would make
+    `state.apply` run the orchestration (or the orchestration a formula), whichever root comes first."""
+    formulas = REPO / "formulas"
+    names = {
+        ".".join(p.relative_to(formulas).with_suffix("").parts).removesuffix(".init")
+        for p in formulas.rglob("*.sls")
+    }
+    orchestrations = {f"fileshare.{p.stem}" for p in (REPO / "orchestrate/fileshare").glob("*.sls")}
+    assert not names & orchestrations

@@ -1,0 +1,125 @@
+{#- Backups on the node holding role backup (fileshare.topology.roles.backup; docs/backup.md): restic
+    and mariabackup, the job's configuration and password (root only), the repository, and the systemd
+    timers that take a backup every day (fileshare:backup:schedule) and check the repository weekly.
+    The job is the suite's _modules/fileshare_backup.py, installed as a script: the timer needs no Salt
+    minion, and `salt-run state.orchestrate fileshare.backup` runs the same code through Salt. -#}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- set job = fileshare.backup_job %}
+{%- set backup = fileshare.backup %}
+{%- set mariadb = fileshare.mariadb %}
+{%- set config = {
+      'repository': backup.repository,
+      'retention': backup.retention,
+      'password_file': job.password_file,
+      'host': grains.get('id', ''),
+      'data_dir': fileshare.app.data_dir.rstrip('/'),
+      'staging_dir': job.staging_dir,
+      'restore_dir': job.restore_dir,
+      'restic': job.restic,
+      'mariabackup': job.mariabackup,
+      'root_cnf': mariadb.root_cnf,
+      'socket': mariadb.socket,
+      'db_data_dir': mariadb.data_dir.rstrip('/'),
+      'db_service': mariadb.service,
+      'db_user': mariadb.user,
+    } %}
+{%- set command = job.python ~ ' ' ~ job.script %}
+
+restic, mariabackup and rsync are installed:
+  pkg.installed:
+    - pkgs: {{ job.pkgs | json }}
+
+the backup job's configuration is readable by root only:
+  file.managed:
+    - name: {{ job.config }}
+    - makedirs: True
+    - user: root
+    - group: root
+    - mode: '0600'
+    - contents: {{ config | json | json }}
+
+# contents_pillar: the password is read on the node, never part of the rendered state or its output.
+the backup repository's password is in a file readable by root only:
+  file.managed:
+    - name: {{ job.password_file }}
+    - makedirs: True
+    - user: root
+    - group: root
+    - mode: '0600'
+    - contents_pillar: fileshare:secrets:backup_password
+    - show_changes: False
+
+the backup job is installed:
+  file.managed:
+    - name: {{ job.script }}
+    - source: salt://_modules/fileshare_backup.py
+    - user: root
+    - group: root
+    - mode: '0755'
+
+{%- for dir in [job.staging_dir, job.restore_dir, backup.repository] %}
+
+{{ dir }} is private to root:
+  file.directory:
+    - name: {{ dir }}
+    - user: root
+    - group: root
+    - mode: '0700'
+    - makedirs: True
+{%- endfor %}
+
+# A repository that exists but does not open (another password) is reported, never re-created.
+the restic repository {{ backup.repository }} exists:
+  cmd.run:
+    - name: {{ command }} init
+    - unless: {{ command }} probe
+    - require:
+      - pkg: restic, mariabackup and rsync are installed
+      - file: {{ job.config }}
+      - file: {{ job.password_file }}
+      - file: {{ job.script }}
+      - file: {{ backup.repository }}
+
+{%- for unit, what, schedule in [(job.service, 'run', backup.schedule),
+                                  (job.check_service, 'check', job.check_schedule)] %}
+
+{{ unit }}.service runs the backup job's {{ what }}:
+  file.managed:
+    - name: /etc/systemd/system/{{ unit }}.service
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (fileshare.backup_job). A failure leaves the unit failed, its reason in the journal.
+        [Unit]
+        Description=fileshare backup job: {{ what }}
+        After=network-online.target {{ mariadb.service }}.service
+        [Service]
+        Type=oneshot
+        ExecStart={{ command }} {{ what }}
+        Nice=10
+        IOSchedulingClass=idle
+        PrivateTmp=true
+
+{{ unit }}.timer fires {{ schedule }}:
+  file.managed:
+    - name: /etc/systemd/system/{{ unit }}.timer
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (fileshare.backup_job).
+        [Unit]
+        Description=fileshare backup job: {{ what }}, {{ schedule }}
+        [Timer]
+        OnCalendar={{ schedule }}
+        RandomizedDelaySec=600
+        Persistent=true
+        [Install]
+        WantedBy=timers.target
+  service.running:
+    - name: {{ unit }}.timer
+    - enable: True
+    - require:
+      - cmd: the restic repository {{ backup.repository }} exists
+      - file: /etc/systemd/system/{{ unit }}.service
+    - watch:
+      - file: /etc/systemd/system/{{ unit }}.timer
+{%- endfor %}

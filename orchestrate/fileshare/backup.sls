@@ -1,0 +1,27 @@
+{#- Runbook: take a backup now (the timer takes one every day: docs/backup.md).
+      salt-run state.orchestrate fileshare.backup
+
+    validate pillar -> the site has a backup node, on an architecture whose backup is built ->
+    modules synced -> the repository opens with the site's password (else one message naming the
+    problem: unreachable, not initialised, wrong password) -> the backup: mariabackup's prepared copy of
+    the database, then the data directory, into one restic snapshot tagged with the database position;
+    old snapshots forgotten by fileshare:backup:retention. The step's return names the snapshot, the
+    GTID and the durations. -#}
+{%- from "fileshare/steps.jinja" import targets, validated, synced, call, refused, topology with context %}
+{%- set node = targets('backup') %}
+
+{{ validated() }}
+{%- if not node %}
+{{ refused('a node holds the backup repository',
+           'no node holds role backup (fileshare:nodes): docs/backup.md') }}
+{%- elif topology.architecture != 'all_in_one' %}
+{{ refused('backups are built for this architecture',
+           'backups are built for all_in_one only so far; ' ~ topology.architecture
+           ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
+{%- else %}
+{{ synced() }}
+{{ call('the backup repository opens with the site password', node, 'fileshare_backup.probe',
+        after="the suite's modules are synced to every node") }}
+{{ call('a backup is taken (database copy, then files) and old snapshots forgotten', node,
+        'fileshare_backup.run') }}
+{%- endif %}

@@ -1,0 +1,61 @@
+{#- Runbook: restore from the backup repository (docs/backup.md).
+      salt-run state.orchestrate fileshare.restore pillar='{"restore": {"scope": "path", "path": "alice/docs"} }'
+      salt-run state.orchestrate fileshare.restore pillar='{"restore": {"scope": "site", "snapshot": "1a2b3c4d"} }'
+
+    pillar restore:snapshot  `latest` (default) or a snapshot id (prefix of at least 4 hex digits)
+           restore:scope     `site`: the database and the whole data directory, writers stopped;
+                             `path`: one path of the data directory (restore:path, relative to it) put
+                             back in place while the site keeps serving; files created since are kept
+
+    validate pillar -> the site has a backup node, on an architecture whose restore is built -> modules
+    synced -> the snapshot, scope and path are checked on the backup node: the repository opens, the
+    snapshot exists, the path is in it (else one message naming the problem; no node has changed) ->
+    site: the app server and WebDAV stopped on the app nodes -> database and data directory restored
+    (what was there is kept beside as *.pre-restore-<time>) -> the app layer applied (starts the
+    writers) -> smoke check.
+    path: the path restored in place.
+    The step's return names the snapshot, the database position it holds and the duration. -#}
+{%- from "fileshare/steps.jinja" import targets, validated, synced, step, call, gate, refused, topology
+    with context %}
+{%- from "fileshare/map.jinja" import mapdata as fileshare with context %}
+{%- set node = targets('backup') %}
+{%- set restore = salt['pillar.get']('restore', {}) %}
+{%- set restore = restore if restore is mapping else {} %}
+{%- set snapshot = restore.get('snapshot', 'latest') | string %}
+{%- set scope = restore.get('scope', '') | string %}
+{%- set path = restore.get('path', '') | string %}
+{#- The app layer's services: the site's writers. #}
+{%- set writers = [fileshare.php.fpm_service] %}
+{%- if fileshare.app.server == 'apache' %}{% do writers.append(fileshare.apache.service) %}{% endif %}
+{%- if fileshare.app.webdav.engine == 'wsgidav' or not topology.single_host %}
+{%-   do writers.append(fileshare.wsgidav.service) %}
+{%- endif %}
+
+{{ validated() }}
+{%- if not node %}
+{{ refused('a node holds the backup repository',
+           'no node holds role backup (fileshare:nodes): docs/backup.md') }}
+{%- elif topology.architecture != 'all_in_one' %}
+{{ refused('restores are built for this architecture',
+           'restores are built for all_in_one only so far; ' ~ topology.architecture
+           ~ ' needs a Galera bootstrap from the restored member (docs/backup.md)') }}
+{%- else %}
+{{ synced() }}
+{{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',
+        [snapshot, scope, path], after="the suite's modules are synced to every node") }}
+{%-   if scope == 'site' %}
+{%-     for service in writers %}
+{{ gate(service ~ ' is stopped on the app nodes (no writes during the restore)', targets('app'),
+        'service.dead', {'name': service}) }}
+{%-     endfor %}
+{{ call('the database and the data directory are restored from the snapshot', node,
+        'fileshare_backup.restore_site', [snapshot]) }}
+{{ step('the app server serves again', targets('app'), 'fileshare.app',
+        'the database and the data directory are restored from the snapshot') }}
+{{ step('the file share works end to end (health 200, WebDAV round trip)', targets('load'),
+        'fileshare.infra.smoke', 'the app server serves again') }}
+{%-   else %}
+{{ call('the path is restored in place from the snapshot', node, 'fileshare_backup.restore_path',
+        [snapshot, path]) }}
+{%-   endif %}
+{%- endif %}
