@@ -50,6 +50,7 @@ def pytest_addoption(parser):
 MODULE_ORDER = [
     "test_lab_tool",
     "test_all_in_one",
+    "test_backup",
     "test_bind9_functional",
     "test_galera_functional",
     "test_ha_data_layers",
