@@ -3,9 +3,10 @@
       salt-run state.orchestrate fileshare.all_in_one
 
     validate pillar -> sync modules -> infrastructure -> database -> intermediate -> storage -> app
-    -> load (TLS front, DNS) -> backups (restic repository, timers) -> smoke check. Each step targets the nodes whose roles in fileshare:nodes
-    ask for that layer; the first failure stops the run (failhard) and names the step. Run it again at
-    any time: a converged site reports no changes. The step macros: steps.jinja. -#}
+    -> load (TLS front, DNS) -> backups (restic repository, timers) -> smoke check. Each step targets
+    the nodes whose roles in fileshare:nodes ask for that layer; the first failure stops the run
+    (failhard) and names the step. Run it again at any time: a converged site reports no changes. The
+    step macros: steps.jinja. -#}
 {%- from "fileshare/steps.jinja" import targets, validated, synced, step with context %}
 
 {{ validated() }}
