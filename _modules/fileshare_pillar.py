@@ -311,7 +311,16 @@ SCHEMA = {
                 "data_dir": _path(),
                 # The app server's document root, where a product's code lives.
                 "product_dir": _path(),
-                "health": _fixed({"dir": _path(), "config": _path()}),
+                "health": _fixed(
+                    {
+                        "dir": _path(),
+                        "config": _path(),
+                        # Seconds the node check forgives the data directory for not taking a write:
+                        # a stall every app node shares (a silent storage node) must not take them all
+                        # out of HAProxy at once.
+                        "data_grace": {"type": "number", "minimum": 1, "maximum": 60},
+                    }
+                ),
                 "php": _fixed(
                     {
                         "memory_limit": _size("512M"),

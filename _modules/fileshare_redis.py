@@ -30,6 +30,14 @@ PROMOTION_LOOKS, PROMOTION_EVERY = 55, 0.1
 ATTEMPTS = 3
 WAIT_OUT_LOOKS = 90
 ROLE_LOOKS = 60
+# Once Sentinel has promoted another node, this one stays a paused master this long: it has no replica
+# left, so HAProxy's Redis check fails here and its Redis front moves (2 failed checks 250 ms apart,
+# then it cuts the sessions, which clients retry) while writes here still wait rather than fail.
+CUT_HOLD = 1.2
+# Sentinel names its connections so; cutting them makes a Sentinel wait up to 1 s to reconnect (its
+# reconnect throttle), longer than down-after: measured, two Sentinels then took the new master for
+# down and failed over a second time, losing writes.
+SENTINEL_CLIENT = "sentinel-"
 
 
 def __virtual__():
@@ -122,18 +130,24 @@ def failover_in_progress(reply):
 def hand_over_master(link, me):
     """
     Move the Redis master away from ME (this node's address) through Sentinel; the decisions only, all
-    I/O through LINK (``role()``, ``pause(ms)``, ``unpause()``, ``failover()`` -> bool,
-    ``master()`` -> host or None, ``in_failover()`` -> bool, ``replicaof(host)``, ``sleep(s)``).
+    I/O through LINK (``role()``, ``pause(ms)``, ``unpause()``, ``min_replicas(n)`` -> the value it
+    replaces, ``failover()`` -> bool, ``master()`` -> host or None, ``in_failover()`` -> bool,
+    ``replicaof(host)``, ``clients()`` -> ``CLIENT LIST TYPE normal`` text, ``kill(client_id)``,
+    ``sleep(s)``).
     Returns ``{"handed_over", "master", "attempts", "notes"}``; ``handed_over`` is None when ME was
     not the master (nothing to do), False when Sentinel named no new master or ME stayed master.
 
     SENTINEL FAILOVER alone promotes a replica and leaves this node a writable master until Sentinel's
     next look at it (measured: two masters behind HAProxy for over 10 s; writes there are lost, redis
-    issue 13118). So writes wait (paused, not refused) while Sentinel promotes, then this node follows
-    the new master at once and the paused writes get READONLY, which clients retry. A promotion that
-    does not come in time (measured once: another Sentinel turned the promoted replica back into a
-    replica, and the failover hung until its 60 s timeout while 11 PUTs timed out behind a 15 s pause)
-    is waited out with writes flowing, then tried again.
+    issue 13118). So writes wait here (paused, not refused) while Sentinel promotes, and CUT_HOLD more
+    while HAProxy leaves this node (it has no replica left) and cuts the sessions it sent here, which
+    clients retry (redis-py does) on the new master. Redis refuses a write for want of replicas
+    (NOREPLICAS) or as a replica (READONLY) before it looks at the pause, so min-replicas-to-write is
+    0 while writes wait (none runs: nothing can be lost), and this node follows the new master only
+    after the hold, cutting the clients still here (not Sentinels) before writes are let go. A
+    promotion that does not come in time (measured once: another Sentinel turned the promoted replica
+    back into a replica, and the failover hung until its 60 s timeout while 11 PUTs timed out behind a
+    15 s pause) is waited out with writes flowing, then tried again.
     """
     notes = []
     role = link.role()
@@ -149,9 +163,23 @@ def hand_over_master(link, me):
         host = link.master()
         return host if host and host != me else None
 
+    kept = []
+
+    def hold():
+        link.pause(PAUSE_MS)
+        prior = link.min_replicas(0)
+        if not kept:
+            kept.append(prior)
+
+    def release():
+        try:
+            link.min_replicas(kept[0])
+        finally:
+            link.unpause()
+
     new, attempt = None, 0
     for attempt in range(1, ATTEMPTS + 1):
-        link.pause(PAUSE_MS)
+        hold()
         if link.failover():
             for _ in range(PROMOTION_LOOKS):
                 new = new_master()
@@ -160,7 +188,7 @@ def hand_over_master(link, me):
                 link.sleep(PROMOTION_EVERY)
         if new:
             break
-        link.unpause()
+        release()
         notes.append(
             f"attempt {attempt}: no new Redis master {PROMOTION_LOOKS * PROMOTION_EVERY:g} s after "
             "SENTINEL FAILOVER; waiting for Sentinel to end it"
@@ -173,15 +201,20 @@ def hand_over_master(link, me):
         if new:
             break
     if not new:
-        link.unpause()
         notes.append(
             f"Sentinel named no new Redis master after {ATTEMPTS} SENTINEL FAILOVERs: {me} stays master"
         )
         return {"handed_over": False, "master": None, "attempts": attempt, "notes": notes}
     try:
+        # Anew: the promotion may have used most of the first pause, or come while a hung failover
+        # was waited out with writes flowing.
+        hold()
+        link.sleep(CUT_HOLD)
         link.replicaof(new)
+        for client in clients_to_cut(link.clients()):
+            link.kill(client)
     finally:
-        link.unpause()
+        release()
     for _ in range(ROLE_LOOKS):
         if link.role() == "slave":
             notes.append(f"{me} handed the Redis master over to {new} (SENTINEL FAILOVER)")
@@ -189,6 +222,19 @@ def hand_over_master(link, me):
         link.sleep(1)
     notes.append(f"{me} is still the Redis master {ROLE_LOOKS} s after SENTINEL FAILOVER")
     return {"handed_over": False, "master": new, "attempts": attempt, "notes": notes}
+
+
+def clients_to_cut(client_list):
+    """
+    The ids in CLIENT_LIST (``CLIENT LIST`` text, one ``key=value ...`` line per client) of the
+    clients a hand-over cuts: every one but Sentinel's (named ``sentinel-...``).
+    """
+    ids = []
+    for line in (client_list or "").splitlines():
+        fields = dict(word.split("=", 1) for word in line.split() if "=" in word)
+        if fields.get("id", "").isdigit() and not fields.get("name", "").startswith(SENTINEL_CLIENT):
+            ids.append(int(fields["id"]))
+    return ids
 
 
 def sentinel_changes(current, wanted):
@@ -378,6 +424,13 @@ class _Link:
     def unpause(self):
         self.redis("CLIENT", "UNPAUSE")
 
+    def min_replicas(self, n):
+        # Runtime only (no CONFIG REWRITE): a restart reads redis.conf's value again.
+        reply = self.redis("CONFIG", "GET", "min-replicas-to-write")
+        prior = int(reply[1]) if isinstance(reply, list) and len(reply) == 2 else 0
+        self.redis("CONFIG", "SET", "min-replicas-to-write", int(n))
+        return prior
+
     def failover(self):
         try:
             return self.sentinel("FAILOVER", self.name) == "OK"
@@ -398,6 +451,17 @@ class _Link:
 
     def replicaof(self, host):
         self.redis("REPLICAOF", host, self.port)
+
+    def clients(self):
+        # Normal clients only: not replicas, not pub/sub links.
+        reply = self.redis("CLIENT", "LIST", "TYPE", "normal")
+        return reply.decode() if isinstance(reply, bytes) else str(reply or "")
+
+    def kill(self, client_id):
+        try:
+            self.redis("CLIENT", "KILL", "ID", int(client_id))
+        except RuntimeError:
+            pass  # gone already (ERR No such client)
 
     def sleep(self, seconds):
         time.sleep(seconds)

@@ -76,18 +76,19 @@ def test_the_app_response_timeout_comes_from_the_pillar(renderer):
 
 
 @pytest.mark.parametrize(
-    ("backend", "timeout", "checks"),
+    ("backend", "timeout", "connect", "checks"),
     [
-        ("db", "300ms", "inter 500ms fastinter 200ms downinter 500ms fall 2 rise 5 observe layer4"),
-        ("redis", "400ms", "inter 500ms fastinter 250ms downinter 250ms fall 2 rise 1"),
+        ("db", "300ms", "500ms", "inter 500ms fastinter 200ms downinter 500ms fall 2 rise 5 observe layer4"),
+        ("redis", "400ms", "200ms", "inter 500ms fastinter 250ms downinter 250ms fall 2 rise 1"),
     ],
 )
 def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(
-    renderer, site, backend, timeout, checks
+    renderer, site, backend, timeout, connect, checks
 ):
     front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS[backend]}"]
     assert f"timeout check {timeout}" in front
-    assert "timeout connect 500ms" in front
+    # Also the checks' connect timeout: a dead host answers nothing.
+    assert f"timeout connect {connect}" in front
     (default_server,) = [line for line in front if line.startswith("default-server ")]
     assert f" {checks} " in default_server, default_server
     assert "on-marked-down shutdown-sessions" in default_server
@@ -96,6 +97,8 @@ def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(
 def test_the_redis_front_counts_a_master_only_with_a_replica(renderer):
     front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS['redis']}"]
     assert "tcp-check expect rstring role:master\\s+connected_slaves:[1-9]" in front
+    # QUIT with the question: Redis closes after answering, so a wrong answer fails the check at once.
+    assert 'tcp-check send "info replication\\r\\nQUIT\\r\\n"' in front
 
 
 @pytest.mark.parametrize("minion", ["lb1", "lb2"])

@@ -185,6 +185,7 @@ class Scripted:
         self.now, self.roles, self.calls = 0.0, role, []
         self.promoted_after, self.hung_for, self.accepted = list(promoted_after), hung_for, accepted
         self.follows_after, self.attempt_at, self.replica_at = follows_after, None, None
+        self.min = 1
 
     def role(self):
         if self.replica_at is not None and self.now >= self.replica_at + self.follows_after:
@@ -217,6 +218,21 @@ class Scripted:
         self.calls.append(("replicaof", host))
         self.replica_at = self.now
 
+    def clients(self):
+        return (
+            "id=7 addr=10.0.0.31:40000 laddr=10.0.0.21:6379 fd=9 name= age=3 flags=N cmd=set\n"
+            "id=8 addr=10.0.0.22:41000 laddr=10.0.0.21:6379 fd=10 name=sentinel-ee7d9f43-cmd flags=N\n"
+            "id=9 addr=10.0.0.32:42000 laddr=10.0.0.21:6379 fd=11 name=webdav flags=N cmd=get\n"
+        )
+
+    def kill(self, client_id):
+        self.calls.append(("kill", client_id))
+
+    def min_replicas(self, n):
+        self.calls.append(("min_replicas", n))
+        prior, self.min = self.min, n
+        return prior
+
     def sleep(self, seconds):
         self.now += seconds
 
@@ -236,7 +252,7 @@ def test_a_redis_that_does_not_answer_has_nothing_to_hand_over():
     assert res["handed_over"] is None and "does not answer" in res["notes"][0]
 
 
-def test_writes_are_paused_6_s_around_the_failover_then_the_old_master_follows_at_once():
+def test_writes_are_paused_around_the_failover_then_the_old_master_follows_and_cuts_its_clients():
     link = Scripted(promoted_after=[0.3])
     res = mod.hand_over_master(link, ME)
     assert res == {
@@ -245,25 +261,98 @@ def test_writes_are_paused_6_s_around_the_failover_then_the_old_master_follows_a
         "attempts": 1,
         "notes": [f"{ME} handed the Redis master over to {OTHER} (SENTINEL FAILOVER)"],
     }
-    assert link.calls == [("pause", 6000), ("failover",), ("replicaof", OTHER), ("unpause",)]
-    assert link.now == pytest.approx(0.3 + 2.0)
+    # Writes stay paused here while HAProxy moves; then this node follows the new master and cuts the
+    # clients still here, but not the Sentinel, before writes are let go (a replica answers READONLY).
+    # Redis refuses a write for want of replicas before it looks at the pause: min-replicas-to-write
+    # is 0 while writes wait, and comes back before they are let go.
+    assert link.calls == [
+        ("pause", 6000),
+        ("min_replicas", 0),
+        ("failover",),
+        ("pause", 6000),
+        ("min_replicas", 0),
+        ("replicaof", OTHER),
+        ("kill", 7),
+        ("kill", 9),
+        ("min_replicas", 1),
+        ("unpause",),
+    ]
+    assert link.min == 1
+    # Promoted at 0.3 s, the hold CUT_HOLD, then the old master follows and is seen a replica 2 s later.
+    assert link.now == pytest.approx(0.3 + mod.CUT_HOLD + 2.0)
 
 
 def test_a_promotion_is_looked_for_5_5_s_then_the_hung_failover_is_waited_out_and_tried_again():
     link = Scripted(promoted_after=[None, 1.0], hung_for=40)
     res = mod.hand_over_master(link, ME)
     assert res["handed_over"] is True and res["attempts"] == 2
-    assert kinds(link) == ["pause", "failover", "unpause", "pause", "failover", "replicaof", "unpause"]
+    assert kinds(link) == [
+        "pause",
+        "min_replicas",
+        "failover",
+        "min_replicas",
+        "unpause",
+        "pause",
+        "min_replicas",
+        "failover",
+        "pause",
+        "min_replicas",
+        "replicaof",
+        "kill",
+        "kill",
+        "min_replicas",
+        "unpause",
+    ]
+    # Writes flowed between the attempts with the site's min-replicas-to-write.
+    assert [c for c in link.calls if c[0] == "min_replicas"] == [("min_replicas", n) for n in (0, 1, 0, 0, 1)]
     assert "attempt 1: no new Redis master 5.5 s after SENTINEL FAILOVER" in res["notes"][0]
     # 55 looks 0.1 s apart, then looks every second until the failover (40 s from its start) ends.
-    assert link.now == pytest.approx(40.5 + 1.0 + 2.0)
+    assert link.now == pytest.approx(40.5 + 1.0 + mod.CUT_HOLD + 2.0)
 
 
 def test_a_promotion_seen_while_waiting_out_the_failover_ends_the_attempts():
     link = Scripted(promoted_after=[20.0], hung_for=60)
     res = mod.hand_over_master(link, ME)
     assert res["handed_over"] is True and res["attempts"] == 1
-    assert kinds(link) == ["pause", "failover", "unpause", "replicaof", "unpause"]
+    # Writes flowed while the hung failover was waited out: they wait again while HAProxy moves.
+    assert [k for k in kinds(link) if k != "min_replicas"] == [
+        "pause",
+        "failover",
+        "unpause",
+        "pause",
+        "replicaof",
+        "kill",
+        "kill",
+        "unpause",
+    ]
+    assert link.min == 1
+
+
+def test_the_hold_comes_before_following_the_new_master():
+    link = Scripted(promoted_after=[0.3])
+    seen = {}
+    replicaof = link.replicaof
+
+    def at_replicaof(host):
+        seen["at"] = link.now
+        replicaof(host)
+
+    link.replicaof = at_replicaof
+    mod.hand_over_master(link, ME)
+    assert seen["at"] == pytest.approx(0.3 + mod.CUT_HOLD)
+
+
+@pytest.mark.parametrize(
+    "listing, ids",
+    [
+        ("", []),
+        (None, []),
+        ("id=3 addr=1.2.3.4:5 name= flags=N\nid=4 addr=1.2.3.4:6 name=sentinel-ab12-cmd flags=N\n", [3]),
+        ("id=5 name=php cmd=set\r\nid=x name=\nnot a client line\n", [5]),
+    ],
+)
+def test_a_hand_over_cuts_every_normal_client_but_sentinels(listing, ids):
+    assert mod.clients_to_cut(listing) == ids
 
 
 def test_a_hung_failover_is_waited_out_at_most_90_s():
@@ -275,14 +364,15 @@ def test_a_hung_failover_is_waited_out_at_most_90_s():
         f"Sentinel named no new Redis master after 3 SENTINEL FAILOVERs: {ME} stays master"
     )
     assert kinds(link).count("failover") == 3 and kinds(link)[-1] == "unpause"
-    assert "replicaof" not in kinds(link)
+    assert "replicaof" not in kinds(link) and link.min == 1
 
 
 def test_a_refused_failover_is_not_waited_for():
     link = Scripted(accepted=False, promoted_after=[None, None, None])
     res = mod.hand_over_master(link, ME)
     assert res["handed_over"] is False and link.now == 0
-    assert kinds(link) == ["pause", "failover", "unpause"] * 3 + ["unpause"]
+    assert kinds(link) == ["pause", "min_replicas", "failover", "min_replicas", "unpause"] * 3
+    assert link.min == 1
 
 
 def test_writes_resume_even_when_replicaof_fails():
