@@ -39,6 +39,9 @@ TAG = "fileshare"
 SCOPES = ("site", "path")
 CONFIG = "/etc/fileshare/backup.json"
 MANIFEST = "fileshare-backup.json"
+# The suite's own probe files in the data directory (the health endpoint's, the data watch's): they
+# come and go within milliseconds, and restic ends a backup that saw a file vanish with exit 3.
+PROBES = (".fileshare-health-*", ".fileshare-watch-*")
 
 
 class BackupError(_Base):
@@ -96,6 +99,16 @@ def position_of(snapshot):
         elif key == "seqno" and value.lstrip("-").isdigit():
             found["seqno"] = int(value)
     return found
+
+
+def backup_args(host, sources, tag_list):
+    """restic's arguments for one backup of SOURCES, the suite's probe files left out."""
+    args = ["backup", "--json", "--host", host, *sources]
+    for pattern in PROBES:
+        args += ["--exclude", pattern]
+    for tag in tag_list:
+        args += ["--tag", tag]
+    return args
 
 
 def forget_args(retention):
@@ -335,10 +348,7 @@ def run(config=CONFIG):
     where = _database_copy(cfg, db_dir)
     database_seconds = time.monotonic() - started
     (staging / MANIFEST).write_text(json.dumps(manifest(where, cfg["data_dir"], copied_at, database_seconds)))
-    args = ["backup", "--json", "--host", cfg["host"], cfg["data_dir"], str(staging)]
-    for tag in tags(where):
-        args += ["--tag", tag]
-    proc = _restic(cfg, *args)
+    proc = _restic(cfg, *backup_args(cfg["host"], [cfg["data_dir"], str(staging)], tags(where)))
     summary = [json.loads(line) for line in proc.stdout.splitlines() if '"summary"' in line]
     snapshot = summary[-1]["snapshot_id"] if summary else None
     _restic(cfg, "forget", "--prune", "--tag", TAG, "--host", cfg["host"], *forget_args(cfg.get("retention")))
