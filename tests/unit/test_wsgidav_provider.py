@@ -125,6 +125,7 @@ def test_a_put_answers_with_the_new_contents_etag(program, tree):
     fh.writelines([b"longer ", b"content"])
     fh.close()
     fh.close()  # WsgiDAV may close twice (error paths): harmless
+    res.end_write(with_errors=False)
     stock = provider(FilesystemProvider, tree)
     theirs = stock.get_resource_inst(
         "/alice/docs/file3.txt", {"wsgidav.provider": stock, "wsgidav.config": {}}
@@ -177,3 +178,84 @@ def test_a_folder_in_bad_state_is_listed_again(program, tree, monkeypatch):
     with pytest.raises(OSError) as raised:
         folder.get_member_list()
     assert raised.value.errno == errno.EBADFD and len(failed) == program.SharedFolder.LISTING_ATTEMPTS
+
+
+def put(instance, path, chunks, with_errors=False):
+    res = instance.get_resource_inst(path, {"wsgidav.provider": instance, "wsgidav.config": {}})
+    fh = res.begin_write()
+    fh.writelines(chunks)
+    fh.close()
+    res.end_write(with_errors=with_errors)
+    return res
+
+
+def test_a_put_is_renamed_over_its_file_only_once_complete(program, tree):
+    ours = provider(program.SharedFilesystemProvider, tree)
+    target = tree / "alice/docs/file3.txt"
+    res = ours.get_resource_inst("/alice/docs/file3.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
+    fh = res.begin_write()
+    fh.write(b"half")
+    # While it is written, the file keeps its old content, and the part written is listed nowhere.
+    assert target.read_bytes() == b"xxx"
+    assert not [m for m in listing(ours, "/alice/docs") if ".fileshare-" in m[0]]
+    fh.close()
+    res.end_write(with_errors=False)
+    assert target.read_bytes() == b"half"
+    assert not list(target.parent.glob(".fileshare-put-*"))
+    # A failed upload leaves the file as it was and nothing beside it.
+    put(ours, "/alice/docs/file3.txt", [b"broken"], with_errors=True)
+    assert target.read_bytes() == b"half" and not list(target.parent.glob(".fileshare-put-*"))
+
+
+def test_a_put_in_flight_while_the_node_was_stopped_is_dropped(program, tree, monkeypatch):
+    now = [100.0]
+    fence = program.StallFence(limit=1.5, clock=lambda: now[0])
+    monkeypatch.setattr(program, "FENCE", fence)
+    ours = provider(program.SharedFilesystemProvider, tree)
+    target = tree / "alice/docs/file4.txt"
+    res = ours.get_resource_inst("/alice/docs/file4.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
+    fh = res.begin_write()
+    fh.write(b"zombie")
+    fh.close()
+    # Frozen for 10 s; at the thaw the PUT's thread runs before the ticker has beaten again.
+    now[0] += 10.0
+    with pytest.raises(DAVError) as failed:
+        res.end_write(with_errors=False)
+    assert failed.value.value == 503
+    assert target.read_bytes() == b"xxxx" and not list(target.parent.glob(".fileshare-put-*"))
+    # The ticker beats: the stall is on record, and a PUT begun before it ended is still dropped.
+    res = ours.get_resource_inst("/alice/docs/file4.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
+    fh = res.begin_write()
+    now[0] += 10.0
+    fence.beat()
+    fh.close()
+    with pytest.raises(DAVError):
+        res.end_write(with_errors=False)
+    # Right after the thaw, a PUT read from the socket then was sent before it: dropped too.
+    now[0] += 0.1
+    fence.beat()
+    with pytest.raises(DAVError):
+        put(ours, "/alice/docs/file4.txt", [b"queued"])
+    # One begun once the node has settled, with the ticker beating, goes through.
+    now[0] += 1.0
+    fence.beat()
+    put(ours, "/alice/docs/file4.txt", [b"fresh"])
+    assert target.read_bytes() == b"fresh"
+
+
+@pytest.mark.parametrize(
+    "beats, began, stopped",
+    [
+        ([0.1, 0.2, 0.3], 0.0, False),  # a steady ticker
+        ([0.1, 2.0], 0.0, True),  # a 1.9 s gap ended after the write began
+        ([0.1, 2.0, 2.1], 2.05, True),  # began after the stall ended, but within 1 s of it
+        ([0.1, 2.0, 2.5, 3.0, 3.1], 3.05, False),  # began after the node settled
+    ],
+)
+def test_the_stall_fence_reads_its_beats(program, beats, began, stopped):
+    now = [0.0]
+    fence = program.StallFence(limit=1.5, clock=lambda: now[0])
+    for t in beats:
+        now[0] = t
+        fence.beat()
+    assert fence.stopped_since(began) is stopped

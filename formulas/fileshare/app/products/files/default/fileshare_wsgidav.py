@@ -24,7 +24,9 @@ import logging
 import os
 import stat
 import sys
+import tempfile
 import threading
+import time
 
 import redis
 import yaml
@@ -33,10 +35,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, LockError, ReadOnlyError
 from redis.retry import Retry
 from wsgidav import util
-from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_SERVICE_UNAVAILABLE, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 from wsgidav.dc.base_dc import BaseDomainController
-from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
+from wsgidav.fs_dav_provider import BUFFER_SIZE, FileResource, FilesystemProvider, FolderResource
 from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 from wsgidav.wsgidav_app import WsgiDAVApp
 
@@ -199,6 +201,59 @@ class RedisPropertyManager:
                 self._redis.rename(key, self._key(dest_url) + key[len(src_key) :])
 
 
+# The suite's own files in the data directory (health and data-watch probes, PUTs being written):
+# never listed.
+OWN_PREFIX = ".fileshare-"
+PUT_PREFIX = OWN_PREFIX + "put-"
+# A process that did not run for this long was stopped (a frozen host, a paused VM): about when
+# HAProxy's app check has given up on its node and cut its requests.
+STALL_LIMIT = 1.5
+
+
+class StallFence:
+    """Whether this process was stopped while a write was in flight. A ticker beats every EVERY s;
+    a beat later than LIMIT after the one before marks the end of a stall. A write that began before
+    the last stall ended, that ends within SETTLE s after it (a request read from the socket after the
+    thaw was sent before it: HAProxy sends this node nothing new until its checks pass again, > 1 s),
+    or that asks while a stall is not yet noticed (the ticker has not run since the thaw), must not be
+    committed: HAProxy cut its client during the stall, and another node may have taken a newer
+    version of the file meanwhile (measured: a thawed app node's PUT overwrote a PUT acknowledged
+    during its freeze, and a GET returned the older content)."""
+
+    def __init__(self, limit=STALL_LIMIT, every=0.1, settle=1.0, clock=time.monotonic):
+        self.limit, self.every, self.settle, self.clock = limit, every, settle, clock
+        self.last_beat, self.stall_end = clock(), float("-inf")
+        self._started = False
+        self._lock = threading.Lock()
+
+    def beat(self):
+        now = self.clock()
+        if now - self.last_beat > self.limit:
+            self.stall_end = now
+        self.last_beat = now
+
+    def stopped_since(self, began):
+        now = self.clock()
+        return (
+            now - self.last_beat > self.limit or self.stall_end >= began or now - self.stall_end < self.settle
+        )
+
+    def start(self):
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="stall-fence", daemon=True).start()
+
+    def _run(self):
+        while True:
+            self.beat()
+            time.sleep(self.every)
+
+
+FENCE = StallFence()
+
+
 class StattedFile(FileResource):
     """WsgiDAV's file resource, built from a stat already taken (by the lookup or the listing), and
     answering from it: WsgiDAV's ETag takes two more path walks each time it is asked for (isfile,
@@ -218,8 +273,37 @@ class StattedFile(FileResource):
     def is_link(self):
         return False  # looked up without following links, and links are refused
 
+    # A PUT is written beside its file and renamed over it once complete (end_write): a GET never
+    # sees half a file, and a PUT that was in flight when this node was stopped is dropped (FENCE).
+    _pending = None
+
     def begin_write(self, *, content_type=None):
-        return _StatOnClose(super().begin_write(content_type=content_type), self)
+        if self.provider.readonly:
+            raise DAVError(HTTP_FORBIDDEN)
+        fd, temp = tempfile.mkstemp(prefix=PUT_PREFIX, dir=os.path.dirname(self._file_path))
+        try:
+            os.fchmod(fd, stat.S_IMODE(self.file_stat.st_mode))
+            fh = os.fdopen(fd, "wb", BUFFER_SIZE)
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp)
+            raise
+        self._pending = (fh, temp, FENCE.clock())
+        return _StatOnClose(fh, self)
+
+    def end_write(self, *, with_errors):
+        if self._pending is None:
+            return
+        fh, temp, began = self._pending
+        self._pending = None
+        fh.close()
+        if with_errors or FENCE.stopped_since(began):
+            os.unlink(temp)
+            if not with_errors:
+                log.warning("dropped a PUT of %r: this node was stopped while it ran", self._file_path)
+                raise DAVError(HTTP_SERVICE_UNAVAILABLE, "this node was stopped during the upload")
+            return
+        os.replace(temp, self._file_path)
 
 
 class _StatOnClose:
@@ -287,6 +371,8 @@ class SharedFolder(FolderResource):
         return members
 
     def _member(self, entry: os.DirEntry):
+        if entry.name.startswith(OWN_PREFIX):
+            return None
         try:
             # Not following links: as WsgiDAV, which skips links and whatever is no file or folder.
             entry_stat = entry.stat(follow_symlinks=False)
@@ -402,6 +488,7 @@ def main(argv: list[str]) -> int:
         server_name="fileshare-wsgidav",
     )
     log.info("serving %s on %s:%s", config["provider_mapping"], config["host"], config["port"])
+    FENCE.start()
     try:
         server.start()
     finally:
