@@ -39,9 +39,9 @@ TAG = "fileshare"
 SCOPES = ("site", "path")
 CONFIG = "/etc/fileshare/backup.json"
 MANIFEST = "fileshare-backup.json"
-# The suite's own probe files in the data directory (the health endpoint's, the data watch's): they
-# come and go within milliseconds, and restic ends a backup that saw a file vanish with exit 3.
-PROBES = (".fileshare-health-*", ".fileshare-watch-*")
+# The suite's own files in the data directory (the health endpoint's and the data watch's probes, a
+# PUT being written): they come and go, and restic ends a backup that saw a file vanish with exit 3.
+PROBES = (".fileshare-health-*", ".fileshare-watch-*", ".fileshare-put-*")
 
 
 class BackupError(_Base):
