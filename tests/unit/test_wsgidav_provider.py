@@ -5,6 +5,7 @@ WsgiDAV's ~12 path walks; each walk is a brick round trip per component on the a
 
 import errno
 import importlib.util
+import logging
 import os
 from pathlib import Path
 
@@ -207,10 +208,24 @@ def test_a_put_is_renamed_over_its_file_only_once_complete(program, tree):
     assert target.read_bytes() == b"half" and not list(target.parent.glob(".fileshare-put-*"))
 
 
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def test_a_put_in_flight_while_the_node_was_stopped_is_dropped(program, tree, monkeypatch):
     now = [100.0]
     fence = program.StallFence(limit=1.5, clock=lambda: now[0])
     monkeypatch.setattr(program, "FENCE", fence)
+    # The engine's warnings kept here (Salt's test logging would print them at exit, to a closed stream).
+    records = Records()
+    log = logging.getLogger("fileshare_wsgidav.test")
+    log.propagate, log.handlers = False, [records]
+    monkeypatch.setattr(program, "log", log)
     ours = provider(program.SharedFilesystemProvider, tree)
     target = tree / "alice/docs/file4.txt"
     res = ours.get_resource_inst("/alice/docs/file4.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
@@ -223,6 +238,7 @@ def test_a_put_in_flight_while_the_node_was_stopped_is_dropped(program, tree, mo
         res.end_write(with_errors=False)
     assert failed.value.value == 503
     assert target.read_bytes() == b"xxxx" and not list(target.parent.glob(".fileshare-put-*"))
+    assert records.messages == [f"dropped a PUT of {str(target)!r}: this node was stopped while it ran"]
     # The ticker beats: the stall is on record, and a PUT begun before it ended is still dropped.
     res = ours.get_resource_inst("/alice/docs/file4.txt", {"wsgidav.provider": ours, "wsgidav.config": {}})
     fh = res.begin_write()
