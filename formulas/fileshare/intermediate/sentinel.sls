@@ -10,9 +10,12 @@
 {%- set sentinel = fileshare.sentinel %}
 {%- set ports = fileshare.topology.ports %}
 {%- set master_name = fileshare.topology.names.sentinel_master %}
+{#- down-after 1000 ms, not less: right after a failover each Sentinel reconnects to the new master
+    at most once a second (its fixed ping period), and a down-after below that took the new master for
+    down and started a second failover (redis/redis#8607; a CI run lost its master twice at 500 ms). #}
 {%- set settings = salt['slsutil.merge']({
       'quorum': 2,
-      'down_after_ms': 500,
+      'down_after_ms': 1000,
       'failover_timeout_ms': 60000,
     }, fileshare.intermediate.get('sentinel', {})) %}
 {%- set masters = fileshare.topology.addresses.intermediate %}
