@@ -220,6 +220,7 @@ class Records(logging.Handler):
 def test_a_put_in_flight_while_the_node_was_stopped_is_dropped(program, tree, monkeypatch):
     now = [100.0]
     fence = program.StallFence(limit=1.5, clock=lambda: now[0])
+    fence.beat()
     monkeypatch.setattr(program, "FENCE", fence)
     # The engine's warnings kept here (Salt's test logging would print them at exit, to a closed stream).
     records = Records()
@@ -271,7 +272,20 @@ def test_a_put_in_flight_while_the_node_was_stopped_is_dropped(program, tree, mo
 def test_the_stall_fence_reads_its_beats(program, beats, began, stopped):
     now = [0.0]
     fence = program.StallFence(limit=1.5, clock=lambda: now[0])
+    fence.beat()
     for t in beats:
         now[0] = t
         fence.beat()
     assert fence.stopped_since(began) is stopped
+
+
+def test_a_fence_nobody_ticks_holds_no_write_back(program):
+    now = [0.0]
+    fence = program.StallFence(limit=1.5, clock=lambda: now[0])
+    now[0] = 60.0
+    assert fence.stopped_since(0.0) is False
+    # Its first beat starts the watch; it is no stall, however long after the fence was made.
+    fence.beat()
+    now[0] = 61.1
+    fence.beat()
+    assert fence.stopped_since(60.5) is False

@@ -223,16 +223,21 @@ class StallFence:
     def __init__(self, limit=STALL_LIMIT, every=0.1, settle=1.0, clock=time.monotonic):
         self.limit, self.every, self.settle, self.clock = limit, every, settle, clock
         self.last_beat, self.stall_end = clock(), float("-inf")
+        # Nothing is known until the ticker has beaten once: a fence nobody ticks (the engine
+        # imported, not run) holds no write back.
+        self.watching = False
         self._started = False
         self._lock = threading.Lock()
 
     def beat(self):
         now = self.clock()
-        if now - self.last_beat > self.limit:
+        if self.watching and now - self.last_beat > self.limit:
             self.stall_end = now
-        self.last_beat = now
+        self.last_beat, self.watching = now, True
 
     def stopped_since(self, began):
+        if not self.watching:
+            return False
         now = self.clock()
         return (
             now - self.last_beat > self.limit or self.stall_end >= began or now - self.stall_end < self.settle
