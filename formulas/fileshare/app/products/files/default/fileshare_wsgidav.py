@@ -44,13 +44,14 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 log = logging.getLogger("fileshare_wsgidav")
 
-# A Redis master hand-over (Sentinel failover, planned or not) leaves the HAProxy front without a
-# master for ~2-4 s (two 1 s checks down on the old, two up on the new), and a connection still on
-# the old master answers READONLY. Each failed command drops its connection and is retried on a new
-# one through the front: backoff 0.05 s doubling to 1 s, 12 retries, ~8.5 s in all. A WebDAV request
-# waits through a hand-over instead of answering 500.
-RETRY_BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
-RETRIES = 12
+# A Redis master failover leaves the HAProxy front without a master for ~2.5-3 s (Sentinel's 1 s
+# down-after, the promotion, the replica re-attached, HAProxy's next check), and a connection still
+# on the old master answers READONLY. Each failed command drops its connection and is retried on a
+# new one through the front, which costs a LAN round trip: steps of 0.1, 0.2, then 0.25 s for ~8.5 s
+# in all. A WebDAV request waits through a failover instead of answering 500, and at most 0.25 s
+# longer than Redis was gone (a 1 s cap made requests wait up to 1 s more: 3.6 s for a 3 s gap).
+RETRY_BACKOFF = ExponentialBackoff(cap=0.25, base=0.05)
+RETRIES = 35
 # A command whose answer never comes (the load node it went through died with it) is retried after
 # this long. Redis answers in milliseconds; 10 s here made a dead VIP holder cost WebDAV requests 10 s
 # and their clients' patience (fault scenario 1: file operations failed for up to 10 s).
