@@ -19,16 +19,11 @@
     web server's user), so it is applied through fileshare.app or the product's own SLS, both of which
     bring this one first. #}
 include:
+  - .packages
   - {{ app.sls.health }}
 {%- for sls in app.sls.mounts %}
   - {{ sls }}
 {%- endfor %}
-
-Apache httpd is installed:
-  pkg.installed:
-    - pkgs: {{ (apache.pkgs + apache.utils_pkgs) | json }}
-    # Salt's apache modules load only once apachectl exists.
-    - reload_modules: True
 
 {#- The distribution listens on HTTP (and HTTPS with mod_ssl); those ports belong to the TLS front. #}
 {%- for config in apache.listen_configs %}
@@ -40,7 +35,7 @@ The distribution's Listen directives in {{ config }} are disabled:
     - backup: False
     - ignore_missing: True
     - require:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
     - watch_in:
       - service: Apache httpd is running and enabled
     - onchanges_in:
@@ -57,7 +52,7 @@ Apache module {{ module }} is enabled:
     - name: a2enmod -q {{ module }}
     - creates: {{ apache.config_dir }}/mods-enabled/{{ module }}.load
     - require:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
     - onchanges_in:
       - cmd: Apache httpd configuration is valid
     - watch_in:
@@ -69,7 +64,7 @@ The distribution's default site is disabled:
     - name: a2dissite -q 000-default
     - onlyif: test -e {{ apache.sites_enabled }}/000-default.conf
     - require:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
     - watch_in:
       - service: Apache httpd is running and enabled
 
@@ -95,7 +90,7 @@ The Apache modules fileshare needs are loaded:
     - context:
         modules: {{ modules | json }}
     - require:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
     - watch_in:
       - service: Apache httpd is running and enabled
 {%-   if apache.layout == 'arch' %}
@@ -124,7 +119,7 @@ Apache's fileshare snippet directory exists:
     - name: {{ snippet_dir }}
     - mode: '0755'
     - require:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
 
 The fileshare Apache site is configured:
   file.managed:
@@ -173,7 +168,7 @@ Apache httpd is running and enabled:
 {%-   endfor %}
 {%- endif %}
     - watch:
-      - pkg: Apache httpd is installed
+      - sls: {{ tplroot }}.app.packages
       - file: The fileshare Apache site is configured
       - file: Apache routes /health to the php-fpm pool
       # The product's snippet, users file and what they serve (products/<product>.sls).

@@ -9,9 +9,8 @@
 {%- set nginx = fileshare.nginx %}
 {%- set snippet_dir = nginx.config_dir ~ '/fileshare-app.d' %}
 
-nginx (app server) is installed:
-  pkg.installed:
-    - pkgs: {{ nginx.pkgs | json }}
+include:
+  - .packages
 
 The product directory exists:
   file.directory:
@@ -23,7 +22,7 @@ nginx's fileshare app snippet directory exists:
     - name: {{ snippet_dir }}
     - mode: '0755'
     - require:
-      - pkg: nginx (app server) is installed
+      - sls: {{ tplroot }}.app.packages
 
 The fileshare nginx app server is configured:
   file.managed:
@@ -52,5 +51,5 @@ nginx (app server) is running and enabled:
     - enable: True
     - reload: True
     - watch:
-      - pkg: nginx (app server) is installed
+      - sls: {{ tplroot }}.app.packages
       - file: The fileshare nginx app server is configured

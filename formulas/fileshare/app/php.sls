@@ -7,17 +7,12 @@
 {%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- from tplroot ~ "/app/settings.jinja" import app with context %}
 {%- set php = fileshare.php %}
-{%- if app.sls.mounts %}
 
 include:
-{%-   for sls in app.sls.mounts %}
+  - .packages
+{%- for sls in app.sls.mounts %}
   - {{ sls }}
-{%-   endfor %}
-{%- endif %}
-
-PHP-FPM and the PHP extensions ownCloud requires are installed:
-  pkg.installed:
-    - pkgs: {{ php.pkgs | json }}
+{%- endfor %}
 
 The fileshare PHP-FPM pool is configured:
   file.managed:
@@ -33,7 +28,7 @@ The fileshare PHP-FPM pool is configured:
         socket: {{ app.fpm_socket }}
         data_dir: {{ fileshare.app.data_dir }}
     - require:
-      - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
+      - sls: {{ tplroot }}.app.packages
 
 {#- The packaged "www" pool would be a second, unconfigured entry point. #}
 The distribution's default PHP-FPM pool is removed:
@@ -54,6 +49,6 @@ PHP-FPM is running and enabled:
 {%-   endfor %}
 {%- endif %}
     - watch:
-      - pkg: PHP-FPM and the PHP extensions ownCloud requires are installed
+      - sls: {{ tplroot }}.app.packages
       - file: The fileshare PHP-FPM pool is configured
       - file: The distribution's default PHP-FPM pool is removed

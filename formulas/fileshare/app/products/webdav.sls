@@ -84,37 +84,13 @@ WsgiDAV needs the site's Python mirror:
     - name: 'fileshare:mirrors:python is not set: the wsgidav engine installs only from the site mirror'
 {%-   else %}
 
-Python's venv module is installed for WsgiDAV:
-  pkg.installed:
-    - pkgs: {{ wsgidav.venv_pkgs | json }}
-
-The WsgiDAV virtualenv exists:
-  cmd.run:
-    - name: python3 -m venv {{ wsgidav.venv }}
-    - creates: {{ wsgidav.venv }}/bin/python
-    - require:
-      - pkg: Python's venv module is installed for WsgiDAV
-
-# Pinned wheels from the site's mirror only, never a public index.
-WsgiDAV and its Redis client are installed:
-  pip.installed:
-    - pkgs: {{ wsgidav.requirements | json }}
-    - bin_env: {{ wsgidav.venv }}/bin/pip
-    - no_index: True
-    - find_links: {{ mirrors.python | json }}
-{%-     if mirrors.python.startswith('http://') %}
-    - trusted_host: {{ mirrors.python.split('/')[2].split(':')[0] | json }}
-{%-     endif %}
-    - require:
-      - cmd: The WsgiDAV virtualenv exists
-
 The WsgiDAV server program is in place:
   file.managed:
     - name: {{ wsgidav.venv }}/fileshare_wsgidav.py
     - source: {{ files_switch(['fileshare_wsgidav.py'], lookup='wsgidav-program') }}
     - mode: '0644'
     - require:
-      - cmd: The WsgiDAV virtualenv exists
+      - sls: {{ tplroot }}.app.packages
 
 {#- Holds the Redis password: read from pillar inside the template, never shown. #}
 The WsgiDAV configuration is managed:
@@ -152,7 +128,7 @@ WsgiDAV is running and enabled:
     - require:
       - file: The WebDAV data directory exists
     - watch:
-      - pip: WsgiDAV and its Redis client are installed
+      - sls: {{ tplroot }}.app.packages
       - file: The WsgiDAV server program is in place
       - file: The WsgiDAV configuration is managed
       - file: The WsgiDAV service unit is installed
