@@ -52,6 +52,25 @@ def test_bad_nets_are_refused_with_the_reason(net):
         logic.check_net(net)
 
 
+@pytest.mark.parametrize("value,count", [("2", 2), (6, 6), ("9", 9)])
+def test_app_node_counts_the_example_site_can_address_are_accepted(value, count):
+    assert logic.check_app_nodes(value) == count
+
+
+@pytest.mark.parametrize("value", ["1", "10", "0", "-3", "six", "", "2.5"])
+def test_other_app_node_counts_are_refused_with_the_reason(value):
+    with pytest.raises(LabError, match="--app-nodes"):
+        logic.check_app_nodes(value)
+
+
+def test_master_config_carries_the_app_node_count_for_the_example_pillar():
+    paths = logic.lab_paths("/h", "fsscale")
+    text = logic.render_master_config(
+        repo="/r", paths=paths, net="10.77.0", arch="full_ha", master_id="m", app_nodes=6
+    )
+    assert "fileshare_example_app_nodes: 6\n" in text
+
+
 @pytest.mark.parametrize("lab", ["Fileshare", "1lab", "my-lab", "", "a" * 21, "lab_x", "lab/x"])
 def test_bad_lab_names_are_refused(lab):
     with pytest.raises(LabError, match="lab name"):

@@ -20,7 +20,7 @@ from . import containers, host, images, logic, master, network, topology
 from .host import Lab, say
 from .logic import LabError
 
-USAGE = """fileshare-lab [--lab NAME] [--net A.B.C] COMMAND
+USAGE = """fileshare-lab [--lab NAME] [--net A.B.C] [--app-nodes N] COMMAND
 
 commands:
   up ARCH                 fresh bare nodes of ARCH from the example site, master, keys accepted
@@ -55,7 +55,7 @@ def _split(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     while i < len(argv):
         if argv[i] in COMMANDS:
             return argv[:i], argv[i], argv[i + 1 :]
-        i += 2 if argv[i] in ("--lab", "--net") else 1
+        i += 2 if argv[i] in ("--lab", "--net", "--app-nodes") else 1
     return argv, None, []
 
 
@@ -71,6 +71,7 @@ def _parse(argv: list[str]):
     parser = argparse.ArgumentParser(prog="fileshare-lab", usage=USAGE, add_help=True)
     parser.add_argument("--lab", default="fileshare", help="lab name (default fileshare)")
     parser.add_argument("--net", default=None, help="first three octets of the lab's /24")
+    parser.add_argument("--app-nodes", default=None, help="full_ha's app nodes, 2-9 (default 2)")
     opts, extra = parser.parse_known_args(globals_)
     if extra:
         raise LabError(f"unknown command or option {extra[0]!r}\n\n" + USAGE)
@@ -153,6 +154,7 @@ def cmd_up(lab: Lab, arch: str) -> int:
             "lab": lab.name,
             "architecture": arch,
             "net": lab.net,
+            "app_nodes": lab.app_nodes,
             "bridge": lab.bridge,
             "nodes": made,
             "service": service,
@@ -448,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts, command, rest = _parse(argv)
-        lab = Lab(opts.lab, opts.net)
+        lab = Lab(opts.lab, opts.net, opts.app_nodes)
         if command in PASSTHROUGH:
             if not os.path.exists(lab.master_file):
                 raise LabError(f"lab {lab.name} has no master yet: run `up ARCH` first")

@@ -153,11 +153,15 @@ def umount_under(path: str) -> None:
 
 
 class Lab:
-    def __init__(self, name: str, net: str | None = None):
+    def __init__(self, name: str, net: str | None = None, app_nodes: int | str | None = None):
         self.name = logic.check_lab_name(name)
         self.paths = logic.lab_paths(home(), self.name)
         self.saved = self._load()
         self.net = logic.check_net(net) if net else self.saved.get("net") or logic.derive_net(self.name)
+        # full_ha's app node count (scale runs); kept with the lab so later commands agree with `up`.
+        self.app_nodes = logic.check_app_nodes(
+            app_nodes or self.saved.get("app_nodes") or logic.APP_NODES_DEFAULT
+        )
         self.bridge = logic.bridge_name(self.name)
         self.addr = logic.master_address(self.net)
 

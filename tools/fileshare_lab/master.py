@@ -34,7 +34,12 @@ def stop_master(lab: Lab) -> None:
 
 def write_master_config(lab: Lab, arch: str) -> None:
     text = logic.render_master_config(
-        repo=REPO, paths=lab.paths, net=lab.net, arch=arch, master_id=f"{lab.name}-master"
+        repo=REPO,
+        paths=lab.paths,
+        net=lab.net,
+        arch=arch,
+        master_id=f"{lab.name}-master",
+        app_nodes=lab.app_nodes,
     )
     write(lab.master_file, text)
     root = lab.paths["file_root"]

@@ -1,4 +1,6 @@
 {%- from "sites/example/network.jinja" import net with context %}
+{#- The lab's scale runs give full_ha more app nodes (`fileshare-lab --app-nodes N up full_ha`). #}
+{%- set apps = salt['config.get']('fileshare_example_app_nodes', 2) | int %}
 fileshare:
   architecture: full_ha
   network:
@@ -12,7 +14,7 @@ fileshare:
 {%- for i in range(1, 3) %}
     - {name: lb{{ i }}, address: {{ net }}.{{ 30 + i }}, roles: [load, infra]}
 {%- endfor %}
-{%- for i in range(1, 3) %}
+{%- for i in range(1, apps + 1) %}
     - {name: app{{ i }}, address: {{ net }}.{{ 40 + i }}, roles: [app, infra]}
 {%- endfor %}
 {%- for i in range(1, 4) %}
