@@ -12,7 +12,7 @@ APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout
 HOST_PACKAGES := lxc lxc-templates debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
 	cadaver openssl ca-certificates
 
-.PHONY: all venv host-deps lint unit render integration check test test-lab test-mini-ha test-full-ha lab lab-down clean
+.PHONY: all venv host-deps lint unit render integration check test test-lab test-mini-ha test-full-ha lab lab-scale lab-down clean
 
 all: check
 
@@ -105,6 +105,13 @@ bench-failover: venv
 lab: venv host-deps
 	$(BIN)/fileshare-lab --lab $(LAB) up $(ARCH)
 	$(BIN)/fileshare-lab --lab $(LAB) converge $(ARCH)
+
+# The scale run (issue 13): full_ha with APP_NODES app nodes (default 6) in its own lab, converged and
+# re-run like `make lab`; compare build/lab/full_ha/report.json with the 13-node site's.
+APP_NODES ?= 6
+lab-scale: venv host-deps
+	$(BIN)/fileshare-lab --lab fsscale --app-nodes $(APP_NODES) up full_ha
+	$(BIN)/fileshare-lab --lab fsscale converge full_ha
 
 lab-down: venv
 	$(BIN)/fileshare-lab --lab $(LAB) down
