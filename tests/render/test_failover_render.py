@@ -145,7 +145,7 @@ def test_volume_options_are_set_on_an_existing_volume_too(renderer):
         assert re.search(
             rf"volume get {volume} {re.escape(option)}\b.*grep -qxF {value}$", state["unless"]
         ), state
-        assert {"cmd": f"volume {volume} is started"} in state["require"]
+        assert {"fileshare_cmd": f"volume {volume} is started"} in state["require"]
 
 
 def test_galera_resends_join_messages_well_before_it_suspects_a_member(renderer):

@@ -48,7 +48,7 @@ The distribution's Listen directives in {{ config }} are disabled:
 {%-   for module in modules %}
 
 Apache module {{ module }} is enabled:
-  cmd.run:
+  fileshare_cmd.run:
     - name: a2enmod -q {{ module }}
     - creates: {{ apache.config_dir }}/mods-enabled/{{ module }}.load
     - require:
@@ -60,7 +60,7 @@ Apache module {{ module }} is enabled:
 {%-   endfor %}
 
 The distribution's default site is disabled:
-  cmd.run:
+  fileshare_cmd.run:
     - name: a2dissite -q 000-default
     - onlyif: test -e {{ apache.sites_enabled }}/000-default.conf
     - require:
@@ -69,7 +69,7 @@ The distribution's default site is disabled:
       - service: Apache httpd is running and enabled
 
 The fileshare site is enabled:
-  cmd.run:
+  fileshare_cmd.run:
     - name: a2ensite -q fileshare
     - creates: {{ apache.sites_enabled }}/fileshare.conf
     - require:

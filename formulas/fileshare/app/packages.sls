@@ -34,7 +34,7 @@ Python's venv module is installed for WsgiDAV:
     - pkgs: {{ wsgidav.venv_pkgs | json }}
 
 The WsgiDAV virtualenv exists:
-  cmd.run:
+  fileshare_cmd.run:
     - name: python3 -m venv {{ wsgidav.venv }}
     - creates: {{ wsgidav.venv }}/bin/python
     - require:
@@ -51,5 +51,5 @@ WsgiDAV and its Redis client are installed:
     - trusted_host: {{ mirrors.python.split('/')[2].split(':')[0] | json }}
 {%-   endif %}
     - require:
-      - cmd: The WsgiDAV virtualenv exists
+      - fileshare_cmd: The WsgiDAV virtualenv exists
 {%- endif %}

@@ -71,7 +71,7 @@ the backup job is installed:
 
 # A repository that exists but does not open (another password) is reported, never re-created.
 the restic repository {{ backup.repository }} exists:
-  cmd.run:
+  fileshare_cmd.run:
     - name: {{ command }} init
     - unless: {{ command }} probe
     - require:
@@ -118,7 +118,7 @@ the restic repository {{ backup.repository }} exists:
     - name: {{ unit }}.timer
     - enable: True
     - require:
-      - cmd: the restic repository {{ backup.repository }} exists
+      - fileshare_cmd: the restic repository {{ backup.repository }} exists
       - file: /etc/systemd/system/{{ unit }}.service
     - watch:
       - file: /etc/systemd/system/{{ unit }}.timer

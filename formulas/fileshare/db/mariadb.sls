@@ -12,7 +12,7 @@ MariaDB server is installed:
 
 # Arch's package leaves the data directory empty (Debian's and EL's create the system tables).
 MariaDB system tables exist:
-  cmd.run:
+  fileshare_cmd.run:
     - name: mariadb-install-db --user={{ mariadb.user }} --basedir=/usr --datadir={{ mariadb.data_dir }}
     - creates: {{ mariadb.data_dir }}/mysql
     - require:

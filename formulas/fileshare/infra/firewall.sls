@@ -36,7 +36,7 @@ the firewall rule set is loaded:
 
 # A node whose table was flushed by hand (or never loaded) gets it back even if the file is unchanged.
 the firewall table is in force:
-  cmd.run:
+  fileshare_cmd.run:
     - name: nft -f {{ firewall.config }}
     - unless: nft list table inet {{ firewall.table }}
     - require:
@@ -46,5 +46,5 @@ nftables loads the rule set at boot:
   service.enabled:
     - name: {{ firewall.service }}
     - require:
-      - cmd: the firewall table is in force
+      - fileshare_cmd: the firewall table is in force
 {%- endif %}

@@ -98,7 +98,7 @@ The {{ load.domain }} zone is served:
 {#- NOTIFY brings later changes; this catches up at once when the primary already serves a newer
     serial (skipped while the primary does not answer yet: its NOTIFY comes when it does). #}
 The {{ load.domain }} zone is copied from the primary:
-  cmd.run:
+  fileshare_cmd.run:
     - name: |
         rndc retransfer {{ load.domain }}
         for i in $(seq 30); do

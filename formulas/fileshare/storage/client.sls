@@ -61,7 +61,7 @@ volume {{ volume }} is mounted at {{ mount_point }}:
     added keeps running without it: remount it. Lazy, because Apache and WsgiDAV hold files open; they
     open every file anew per request, so new requests see the new mount. #}
 the volume's FUSE client runs with the current mount options:
-  cmd.run:
+  fileshare_cmd.run:
     - name: umount -l {{ mount_point }} && mount {{ mount_point }}
     - unless: {{ fuse_client_checks | join(' && ') | json }}
     - require:

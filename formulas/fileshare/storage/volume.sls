@@ -21,7 +21,7 @@ include:
 {%- for peer in peers %}
 
 storage node {{ peer }} is a peer of the trusted pool:
-  cmd.run:
+  fileshare_cmd.run:
     - name: {{ gluster }} peer probe {{ peer }}
     - unless: {{ gluster }} pool list | awk '{print $2}' | grep -qxF {{ peer }}
     - require:
@@ -30,7 +30,7 @@ storage node {{ peer }} is a peer of the trusted pool:
 
 # A freshly probed peer takes a moment to reach "Connected"; creating the volume before that fails.
 every storage node is connected to the pool:
-  cmd.run:
+  fileshare_cmd.run:
     - name: >-
         for i in $(seq 60); do
         [ "$({{ gluster }} pool list | grep -c Connected)" -ge {{ storage_nodes | length }} ] && exit 0;
@@ -38,34 +38,34 @@ every storage node is connected to the pool:
     - unless: '[ "$({{ gluster }} pool list | grep -c Connected)" -ge {{ storage_nodes | length }} ]'
     - require:
 {%- for peer in peers %}
-      - cmd: storage node {{ peer }} is a peer of the trusted pool
+      - fileshare_cmd: storage node {{ peer }} is a peer of the trusted pool
 {%- else %}
       - sls: {{ sls_server }}
 {%- endfor %}
 
 volume {{ volume }} exists with one replica per storage node:
-  cmd.run:
+  fileshare_cmd.run:
     - name: {{ gluster }} volume create {{ volume }} replica {{ bricks | length }} {{ bricks | join(' ') }} force
     - unless: {{ gluster }} volume info {{ volume }}
     - require:
-      - cmd: every storage node is connected to the pool
+      - fileshare_cmd: every storage node is connected to the pool
 
 volume {{ volume }} is started:
-  cmd.run:
+  fileshare_cmd.run:
     - name: {{ gluster }} volume start {{ volume }}
     - unless: >-
         {{ gluster }} volume info {{ volume }} | grep -qx 'Status: Started'
     - require:
-      - cmd: volume {{ volume }} exists with one replica per storage node
+      - fileshare_cmd: volume {{ volume }} exists with one replica per storage node
 
 {%- for option, value in fileshare.storage.get('options', {}) | dictsort %}
 
 volume {{ volume }} has {{ option }} = {{ value }}:
-  cmd.run:
+  fileshare_cmd.run:
     - name: {{ gluster }} volume set {{ volume }} {{ option }} {{ value | string | quote }}
     - unless: >-
         {{ gluster }} volume get {{ volume }} {{ option }}
         | awk -v k={{ option | quote }} '$1 == k {print $2}' | grep -qxF {{ value | string | quote }}
     - require:
-      - cmd: volume {{ volume }} is started
+      - fileshare_cmd: volume {{ volume }} is started
 {%- endfor %}

@@ -24,7 +24,7 @@ MariaDB and Galera are installed:
 {%- if mariadb.needs_install_db %}
 
 MariaDB system tables exist before Galera starts:
-  cmd.run:
+  fileshare_cmd.run:
     - name: mariadb-install-db --user={{ mariadb.user }} --basedir=/usr --datadir={{ mariadb.data_dir }}
     - creates: {{ mariadb.data_dir }}/mysql
     - require:
