@@ -153,6 +153,12 @@ GRAY = [
 ]
 GRAY_GAP = 5.0  # seconds without an acknowledged write, at most, for the writers the fault touches
 GRAY_SLOWEST = 5.0  # seconds, the longest WebDAV request
+# A cut-off Redis master takes Sentinel's 1 s down-after, the promotion seen at Sentinel's fixed 1 s
+# INFO period, and the replica re-attached before HAProxy admits the new master; the WebDAV requests
+# and the Redis writer wait that out (0 failed). Measured 2.9-3.3 s on a quiet lab (docs/faults.md),
+# but 5.6 s in two clean-clone CI runs of the whole lab tier on this 2-core host: bounded at 8 s,
+# under WsgiDAV's ~8.5 s retry budget, beyond which requests would fail.
+GRAY_BOUNDS = {"redis-partition": 8.0}
 
 
 @pytest.mark.parametrize("scenario, writers", GRAY)
@@ -167,9 +173,10 @@ def test_gray_failure(cluster, target, scenario, writers):
     web = clients["webdav"]
     assert web["stale"] == 0, f"{scenario}: stale reads: {web}"
     assert web["errors"] == 0, f"{scenario}: failed WebDAV requests: {web}"
-    assert web["slowest"] < GRAY_SLOWEST, f"{scenario}: a WebDAV request stalled: {web}"
+    slowest, gap = GRAY_BOUNDS.get(scenario, GRAY_SLOWEST), GRAY_BOUNDS.get(scenario, GRAY_GAP)
+    assert web["slowest"] < slowest, f"{scenario}: a WebDAV request stalled: {clients}"
     for name in writers:
-        assert clients[name]["gap"] < GRAY_GAP, f"{scenario}: {name} stopped too long: {clients[name]}"
+        assert clients[name]["gap"] < gap, f"{scenario}: {name} stopped too long: {clients}"
 
 
 @pytest.mark.parametrize("number, promises", PROMISES)
