@@ -27,8 +27,9 @@
 {%-   set ns.seen = ns.seen + names %}
 {%- endfor %}
 {%- set parallel = ns.parallel %}
-{#- The step a branch starts after: the infrastructure when branches run at once, else the end of the
-    branch before it. #}
+{#- The step written last in a chain (the database joins, then the app nodes): the next one requires
+    it. A branch starts after the infrastructure when branches run at once, else after the end of the
+    branch before it (`ends`). #}
 {%- set previous = namespace(title=infra) %}
 
 {{ validated() }}
