@@ -43,9 +43,15 @@ every storage node is connected to the pool:
       - sls: {{ sls_server }}
 {%- endfor %}
 
+{#- "Connected" above is this node's view only: the other peers may not have connected to each other yet,
+    and then the create fails its staging on one of them ("Host ... not connected", seen in the lab when
+    the storage branch ran beside the others). Such a failure creates nothing: try again for a while. #}
 volume {{ volume }} exists with one replica per storage node:
   fileshare_cmd.run:
-    - name: {{ gluster }} volume create {{ volume }} replica {{ bricks | length }} {{ bricks | join(' ') }} force
+    - name: >-
+        for i in $(seq 30); do
+        {{ gluster }} volume create {{ volume }} replica {{ bricks | length }} {{ bricks | join(' ') }} force
+        && exit 0; {{ gluster }} volume info {{ volume }} >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1
     - unless: {{ gluster }} volume info {{ volume }}
     - require:
       - fileshare_cmd: every storage node is connected to the pool
