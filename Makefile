@@ -56,7 +56,7 @@ integration: venv
 check: lint unit render integration
 
 # The lab tier: all_in_one, the modules' functional tests on a spare lab, then one full_ha deployment
-# (13 nodes) shared by the HA checks, the security posture, the rolling upgrade under load and the
+# (14 nodes) shared by the HA checks, the security posture, the rolling upgrade under load and the
 # fault scenarios, and last mini_ha, redeployed on 3 bare nodes with its lean checks (converge, no-op
 # second run, service through the VIP, the VIP holder killed under load), in that order
 # (tests/lab/conftest.py MODULE_ORDER).
@@ -107,7 +107,7 @@ lab: venv host-deps
 	$(BIN)/fileshare-lab --lab $(LAB) converge $(ARCH)
 
 # The scale run (issue 13): full_ha with APP_NODES app nodes (default 6) in its own lab, converged and
-# re-run like `make lab`; compare build/lab/full_ha/report.json with the 13-node site's.
+# re-run like `make lab`; compare build/lab/full_ha/report.json with the 14-node site's.
 APP_NODES ?= 6
 lab-scale: venv host-deps
 	$(BIN)/fileshare-lab --lab fsscale --app-nodes $(APP_NODES) up full_ha

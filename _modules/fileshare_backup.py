@@ -24,7 +24,10 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.request
 
 try:  # Salt's loader: errors as Salt reports them. The timer's script runs without Salt.
     from salt.exceptions import CommandExecutionError as _Base
@@ -61,7 +64,7 @@ def position(binlog_info="", galera_info=""):
     """
     The database position of a mariabackup copy, from its ``xtrabackup_binlog_info`` (``FILE POS GTID``,
     tab-separated; MariaDB 11 names it ``mariadb_backup_binlog_info``) and ``xtrabackup_galera_info``
-    (``UUID:SEQNO``). Missing parts are None.
+    (``UUID:SEQNO``, MariaDB 10.11 adds `` DOMAIN_ID``). Missing parts are None.
     """
     found = {"binlog_file": None, "binlog_pos": None, "gtid": None, "galera_uuid": None, "seqno": None}
     fields = (binlog_info or "").split()
@@ -70,7 +73,7 @@ def position(binlog_info="", galera_info=""):
         found["binlog_pos"] = int(fields[1]) if fields[1].isdigit() else None
     if len(fields) >= 3:
         found["gtid"] = ",".join(fields[2:]).replace(",,", ",")
-    galera = (galera_info or "").strip()
+    galera = ((galera_info or "").split() or [""])[0]
     if ":" in galera:
         uuid, _, seqno = galera.rpartition(":")
         found["galera_uuid"] = uuid
@@ -199,6 +202,55 @@ def manifest(where, data_dir, started, database_seconds):
     }
 
 
+def choose_source(members, healthy):
+    """
+    The Galera member a backup on HA copies: ``members`` in writer order (the first takes the writes),
+    ``healthy`` the names whose health responder answers 200 (Synced). The last healthy member in that
+    order: never the writer while another member is synced. Raises BackupError when none is synced.
+    """
+    usable = [m for m in members if m["name"] in healthy]
+    if not usable:
+        names = ", ".join(m["name"] for m in members) or "none listed"
+        raise BackupError(f"no database member is synced to copy from ({names}): see galera.quorum")
+    return usable[-1]
+
+
+def ssh_argv(source, member):
+    """ssh's command line for the copy from ``member``: key auth only, no prompt, the peer's host key
+    pinned in the job's own known_hosts on first use. The command itself is forced by the member's
+    authorized_keys entry (``forced_command``); nothing here chooses what runs there."""
+    return [
+        "ssh",
+        "-i",
+        source["key"],
+        "-p",
+        str(source.get("port", 22)),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={source['known_hosts']}",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=15",
+        f"{source.get('user', 'root')}@{member['address']}",
+        "stream-db",
+    ]
+
+
+def authorized_options(script, sources):
+    """The options of the backup node's key in a database node's authorized_keys: the key may run the
+    stream of the database copy and nothing else, only from the backup node's addresses."""
+    options = ["restrict", f'command="{script} stream-db"']
+    if sources:
+        options.append(f'from="{",".join(sources)}"')
+    return options
+
+
 def age_seconds(snapshot, now=None):
     """Seconds since ``snapshot`` was taken (restic's RFC 3339 time with nanoseconds)."""
     head, _, rest = snapshot["time"].partition(".")
@@ -316,6 +368,10 @@ def _database_copy(cfg, target):
     base = [cfg["mariabackup"], f"--defaults-extra-file={cfg['root_cnf']}"]
     _run([*base, "--backup", f"--target-dir={target}", f"--socket={cfg['socket']}"], "mariabackup --backup")
     _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
+    return _read_position(target)
+
+
+def _read_position(target):
     binlog = ""
     for name in ("xtrabackup_binlog_info", "mariadb_backup_binlog_info"):
         if (target / name).exists():
@@ -326,6 +382,92 @@ def _database_copy(cfg, target):
         else ""
     )
     return position(binlog, galera)
+
+
+def _healthy(member, timeout=3):
+    try:
+        with urllib.request.urlopen(
+            f"http://{member['address']}:{member['health_port']}/", timeout=timeout
+        ) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _database_copy_remote(cfg, target):
+    """The copy of a synced Galera member that is not the writer (``db_source``, docs/backup.md),
+    streamed over ssh by mariabackup (xbstream) into ``target`` and prepared here."""
+    source = cfg["db_source"]
+    members = source["members"]
+    chosen = choose_source(members, {m["name"] for m in members if _healthy(m)})
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True, mode=0o700)
+    with tempfile.TemporaryFile() as errors:
+        ssh = subprocess.Popen(ssh_argv(source, chosen), stdout=subprocess.PIPE, stderr=errors)
+        unpack = subprocess.run(
+            [cfg.get("mbstream", "mbstream"), "-x", "-C", str(target)],
+            stdin=ssh.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        ssh.stdout.close()
+        code = ssh.wait()
+        errors.seek(0)
+        said = errors.read().decode(errors="replace").strip().splitlines()
+    if code != 0:
+        raise BackupError(
+            f"the database copy from {chosen['name']} failed (ssh exit {code}): {' | '.join(said[-3:])}"
+        )
+    if unpack.returncode != 0:
+        raise BackupError(
+            f"mbstream could not unpack the copy from {chosen['name']}: {unpack.stderr.strip()}"
+        )
+    _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
+    return chosen["name"]
+
+
+def _sql(cfg, statement):
+    _run(
+        [
+            cfg.get("mariadb", "mariadb"),
+            f"--defaults-extra-file={cfg['root_cnf']}",
+            f"--socket={cfg['socket']}",
+            "-e",
+            statement,
+        ],
+        statement,
+    )
+
+
+def stream_db(config=CONFIG):
+    """
+    On a Galera member (the forced command of the backup node's ssh key): desync this member from flow
+    control, write mariabackup's copy as an xbstream to stdout, resync. The backup node unpacks and
+    prepares it. Not for use by hand: stdout is the stream.
+    """
+    cfg = _config(config)
+    _sql(cfg, "SET GLOBAL wsrep_desync=ON")
+    try:
+        with tempfile.TemporaryDirectory(prefix="fileshare-stream-") as scratch:
+            proc = subprocess.run(
+                [
+                    cfg["mariabackup"],
+                    f"--defaults-extra-file={cfg['root_cnf']}",
+                    "--backup",
+                    "--stream=xbstream",
+                    "--galera-info",
+                    f"--target-dir={scratch}",
+                    f"--socket={cfg['socket']}",
+                ],
+                check=False,
+            )
+    finally:
+        _sql(cfg, "SET GLOBAL wsrep_desync=OFF")
+    if proc.returncode != 0:
+        raise BackupError(f"mariabackup --backup --stream failed (exit {proc.returncode})")
+    return True
 
 
 def run(config=CONFIG):
@@ -345,9 +487,15 @@ def run(config=CONFIG):
     copied_at = datetime.datetime.now(datetime.UTC).isoformat()
     staging = pathlib.Path(cfg["staging_dir"])
     db_dir = staging / "db"
-    where = _database_copy(cfg, db_dir)
+    if cfg.get("db_source"):
+        source = _database_copy_remote(cfg, db_dir)
+        where = _read_position(db_dir)
+    else:
+        source = cfg["host"]
+        where = _database_copy(cfg, db_dir)
     database_seconds = time.monotonic() - started
-    (staging / MANIFEST).write_text(json.dumps(manifest(where, cfg["data_dir"], copied_at, database_seconds)))
+    record = {**manifest(where, cfg["data_dir"], copied_at, database_seconds), "database_source": source}
+    (staging / MANIFEST).write_text(json.dumps(record))
     proc = _restic(cfg, *backup_args(cfg["host"], [cfg["data_dir"], str(staging)], tags(where)))
     summary = [json.loads(line) for line in proc.stdout.splitlines() if '"summary"' in line]
     snapshot = summary[-1]["snapshot_id"] if summary else None
@@ -356,6 +504,7 @@ def run(config=CONFIG):
     return {
         "snapshot": snapshot,
         "position": where,
+        "database_source": source,
         "database_copied_at": copied_at,
         "database_seconds": round(database_seconds, 3),
         "seconds": round(time.monotonic() - started, 3),
@@ -517,6 +666,13 @@ def main(argv=None):
         "init": init,
         "probe": probe,
     }
+    if argv == ["stream-db"]:  # stdout is the stream: nothing else may be printed there
+        try:
+            stream_db()
+        except BackupError as exc:
+            print(f"fileshare-backup stream-db: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: fileshare-backup {'|'.join(commands)}", file=sys.stderr)
         return 2

@@ -828,16 +828,6 @@ def unbuilt_problems(data):
                     f"(no state installs garbd on {node['name']}): full_ha runs 3 Galera db nodes",
                 }
             )
-    if data["architecture"] == "full_ha":
-        for index, node in enumerate(data["nodes"]):
-            if "backup" in node["roles"]:
-                found.append(
-                    {
-                        "key": f"fileshare:nodes:{index}:roles",
-                        "reason": "role backup is not built yet on full_ha (no state mounts the volume or "
-                        f"copies a Galera member on {node['name']}): docs/backup.md",
-                    }
-                )
     if data["product"] == "webdav" and data["app"]["server"] != "apache":
         found.append(
             {

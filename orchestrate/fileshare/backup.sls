@@ -14,9 +14,9 @@
 {%- if not node %}
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
-{%- elif topology.architecture != 'all_in_one' %}
+{%- elif topology.architecture not in ['all_in_one', 'full_ha'] %}
 {{ refused('backups are built for this architecture',
-           'backups are built for all_in_one only so far; ' ~ topology.architecture
+           'backups are built for all_in_one and full_ha so far; ' ~ topology.architecture
            ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
 {%- else %}
 {{ synced() }}

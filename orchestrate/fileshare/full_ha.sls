@@ -9,6 +9,8 @@
       storage: glusterd, replica-3 volume
       app software: packages and the product's engine on every app node
       load: HAProxy, keepalived VIP, bind9 primary and secondaries
+      backup (full_ha, a backup node listed): its job once the volume is started, then the database
+      nodes admit its key
     -> app (one node at a time, each mounting the volume) -> smoke check through the VIP.
     The five branches run at once only where no node carries two of them (full_ha): a minion runs one
     state run at a time, so on mini_ha, whose nodes carry every layer, they run one after the other.
@@ -16,12 +18,12 @@
     stops the run (failhard) and salt-run names the step and its failing states. Run it again at any
     time: a converged site reports no changes, and a rebuilt node is brought back into its cluster
     (Galera IST/SST on join, Gluster self-heal after its peer probe, Sentinel hands it the master). -#}
-{%- from "fileshare/steps.jinja" import targets, validated, synced, step with context %}
+{%- from "fileshare/steps.jinja" import targets, validated, synced, step, topology with context %}
 {%- set db_nodes = targets('db').split(',') | reject('equalto', '') | list %}
 {%- set infra = 'infrastructure is in place on every node (mirrors, packages, journald, logrotate)' %}
 {#- Parallel branches need disjoint node sets (see above). #}
 {%- set ns = namespace(seen=[], parallel=True) %}
-{%- for role in ['db', 'intermediate', 'storage', 'app', 'load'] %}
+{%- for role in ['db', 'intermediate', 'storage', 'app', 'load', 'backup'] %}
 {%-   set names = targets(role).split(',') | reject('equalto', '') | list %}
 {%-   if names | select('in', ns.seen) | list %}{% set ns.parallel = False %}{% endif %}
 {%-   set ns.seen = ns.seen + names %}
@@ -101,6 +103,23 @@
 
 {{ step('the load balancers hold the VIP and serve DNS', targets('load'), 'fileshare.load',
         previous.title) }}
+{%- endif %}
+
+{#- The backup node of its own (full_ha; docs/backup.md): its job and client mount once the volume is
+    started, then the database nodes let its key run the copy. mini_ha's backup node is a database node
+    (render only so far). #}
+{%- if topology.architecture == 'full_ha' and targets('backup') %}
+{%-   set volume_step = 'the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')' %}
+{%-   set backup_step = 'the backup node mounts the volume and holds the repository and its timers' %}
+
+{{ step(backup_step, targets('backup'), 'fileshare.backup_job', volume_step, parallel=parallel) }}
+
+{%-   if not (targets('backup').split(',') | select('in', db_nodes) | list) %}
+
+{{ step("the database nodes let the backup node's key copy them, and nothing else", targets('db'),
+        'fileshare.backup_job.source', [backup_step, 'the database cluster is quorate with every member synced'],
+        parallel=parallel) }}
+{%-   endif %}
 {%- endif %}
 
 # Through HTTPS at the service's name on the VIP, from each load node: /health is 200 (database

@@ -35,10 +35,14 @@
 {%- if not node %}
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
-{%- elif topology.architecture != 'all_in_one' %}
+{%- elif topology.architecture not in ['all_in_one', 'full_ha'] %}
 {{ refused('restores are built for this architecture',
-           'restores are built for all_in_one only so far; ' ~ topology.architecture
-           ~ ' needs a Galera bootstrap from the restored member (docs/backup.md)') }}
+           'restores are built for all_in_one and full_ha (scope path) so far; ' ~ topology.architecture
+           ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
+{%- elif topology.architecture != 'all_in_one' and scope == 'site' %}
+{{ refused('a site restore is built for this architecture',
+           'restore scope site is built for all_in_one only so far; on ' ~ topology.architecture
+           ~ ' it needs a Galera bootstrap from the restored member (docs/backup.md); scope path works') }}
 {%- else %}
 {{ synced() }}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',

@@ -55,6 +55,7 @@ MODULE_ORDER = [
     "test_galera_functional",
     "test_ha_data_layers",
     "test_full_ha",
+    "test_backup_ha",
     "test_security",
     "test_rolling_upgrade",
     "test_faults",

@@ -53,8 +53,10 @@ def sha(text: str) -> str:
 class Site:
     """The drill's data: what was acknowledged, and how to read it back."""
 
-    def __init__(self, lab, front: Front):
-        self.lab, self.front, self.node = lab, front, lab.node(NODE)
+    def __init__(self, lab, front: Front, node: str = NODE, db_node: str = NODE):
+        # node: the backup node (its configuration, and the data directory as it sees it); db_node: where
+        # rows are written and read (on HA a database node, through its local server).
+        self.lab, self.front, self.node, self.db_node = lab, front, lab.node(node), lab.node(db_node)
         run = uuid.uuid4().hex[:8]
         self.folders = [f"bk-{run}-a", f"bk-{run}-b"]
         self.table = f"bk_{run}"
@@ -71,7 +73,7 @@ class Site:
 
     def sql(self, statement: str) -> str:
         command = f"HOME=/root mysql -N -B fileshare -e {json.dumps(statement)}"
-        return self.node.run(command, check=True).stdout
+        return self.db_node.run(command, check=True).stdout
 
     def insert(self, first: int, count: int) -> dict[int, str]:
         values = {i: uuid.uuid4().hex * 4 for i in range(first, first + count)}
@@ -100,25 +102,30 @@ def site(all_in_one_lab, tmp_path_factory):
     return Site(all_in_one_lab, Front(node.address, ca))
 
 
-@pytest.fixture(scope="module")
-def backed_up(site):
-    """Files and rows acknowledged, then a backup taken; what was written after it is kept apart."""
+def write_and_back_up(site: Site, rows: int = ROWS) -> Site:
+    """Files and rows acknowledged, then `fileshare.backup`; what is written after it is kept apart
+    (site.before: the files in the snapshot; site.after_a/after_b: one file in each folder since)."""
     for folder in site.folders:
         assert site.front.curl("MKCOL", f"/{folder}/").status == 201
         for i in range(FILES_PER_FOLDER):
             site.put(f"/{folder}/f{i:02d}.txt", f"{folder} {i} {uuid.uuid4().hex * (1 + i * 50)}\n")
     site.sql(f"CREATE TABLE {site.table} (id INT PRIMARY KEY, v VARCHAR(255) NOT NULL)")
-    site.rows = site.insert(0, ROWS)
+    site.rows = site.insert(0, rows)
     seconds, out, failures = orchestrate(site.lab, "fileshare.backup")
     assert failures == [], json.dumps(out)[:3000]
     site.measured["backup_seconds"] = round(seconds, 1)
     site.backup = step_return(out, "fileshare_backup.run")
     site.before = dict(site.files)
-    # Written after the backup: not in the snapshot.
     site.after_a = f"/{site.folders[0]}/after.txt"
     site.after_b = f"/{site.folders[1]}/after.txt"
     site.put(site.after_a, "written after the backup\n")
     site.put(site.after_b, "written after the backup, elsewhere\n")
+    return site
+
+
+@pytest.fixture(scope="module")
+def backed_up(site):
+    write_and_back_up(site)
     site.insert(ROWS, 10)
     return site
 
@@ -131,8 +138,9 @@ def test_a_backup_records_its_snapshot_and_the_database_position(backed_up):
     assert latest["position"]["gtid"] == got["position"]["gtid"]
 
 
-def test_a_deleted_folder_comes_back_in_place_while_the_site_serves(backed_up):
-    site = backed_up
+def delete_and_restore_folder(site: Site) -> dict[str, str]:
+    """The first folder deleted through the front, then `fileshare.restore` scope path; returns the
+    folder's files as acknowledged before the backup, checked identical after the restore."""
     folder = site.folders[0]
     assert site.front.curl("DELETE", f"/{folder}/").status == 204
     seconds, out, failures = orchestrate(
@@ -142,6 +150,12 @@ def test_a_deleted_folder_comes_back_in_place_while_the_site_serves(backed_up):
     site.measured["path_restore_seconds"] = round(seconds, 1)
     restored = {p: d for p, d in site.before.items() if p.startswith(f"/{folder}/")}
     assert site.file_digests(restored) == restored
+    return restored
+
+
+def test_a_deleted_folder_comes_back_in_place_while_the_site_serves(backed_up):
+    site = backed_up
+    restored = delete_and_restore_folder(site)
     # The folder is as it was at the backup; the other folder kept what was written since.
     assert site.file_digests([site.after_a]) == {site.after_a: None}
     assert site.file_digests([site.after_b]) == {site.after_b: site.files[site.after_b]}

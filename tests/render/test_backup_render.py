@@ -1,12 +1,16 @@
 """Backups as rendered (docs/backup.md): fileshare.backup_job on every OS and architecture keeps the
 repository password out of the rendered state, and fileshare.backup / fileshare.restore read as their
 runbooks: on all_in_one the checks come before any change, a site restore stops the writers first and
-starts them last, a path restore stops nothing; mini_ha and full_ha are refused with the reason."""
+starts them last, a path restore stops nothing. On full_ha the backup node copies a Galera member over
+ssh (in writer order, its key forced to that one command on the database nodes) and mounts the volume;
+a site restore there and everything on mini_ha are refused with the reason."""
 
 import json
 
 import pytest
-from render_harness import ARCHITECTURES, MASTER_ID, OS_GRAINS
+from render_harness import MASTER_ID, OS_GRAINS
+from test_app_load_render import args as state_args
+from test_app_load_render import show as show_node
 from test_render import _ordered_steps
 
 PASSWORD = "lab-backup-pw-change-me"
@@ -90,9 +94,83 @@ def test_a_path_restore_stops_nothing(renderer):
 
 
 @pytest.mark.parametrize("sls", ["fileshare.backup", "fileshare.restore"])
-@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "all_in_one"])
-def test_ha_backups_are_refused_until_built(renderer, sls, arch):
-    found = steps(show(renderer, arch, MASTER_ID, sls))
+def test_mini_ha_backups_are_refused_until_built(renderer, sls):
+    found = steps(show(renderer, "mini_ha", MASTER_ID, sls))
     funs = [fun for _, fun, _ in found]
     assert funs[0] == "fileshare_pillar.validated"
     assert funs[1:] == ["test.fail_without_changes"], found
+
+
+def test_a_full_ha_backup_runs_on_the_backup_node(renderer):
+    found = steps(show(renderer, "full_ha", MASTER_ID, "fileshare.backup"))
+    calls = [(args.get("name"), args.get("tgt")) for _, fun, args in found if fun == "salt.function"]
+    assert calls == [("fileshare_backup.probe", "bk1"), ("fileshare_backup.run", "bk1")]
+
+
+def test_a_full_ha_path_restore_runs_and_a_site_restore_is_refused(renderer):
+    names = [
+        args.get("name")
+        for _, fun, args in restore(renderer, "full_ha", scope="path", path="a/b")
+        if fun == "salt.function"
+    ]
+    assert names == ["fileshare_backup.resolve", "fileshare_backup.restore_path"]
+    found = restore(renderer, "full_ha", scope="site")
+    assert [fun for _, fun, _ in found][1:] == ["test.fail_without_changes"]
+    assert "restore scope site is built for all_in_one only" in found[1][2]["name"]
+
+
+def test_the_full_ha_backup_node_copies_a_member_over_ssh_and_mounts_the_volume(renderer):
+    result = show(renderer, "full_ha", "bk1", "fileshare.backup_job")
+    assert PASSWORD not in json.dumps(result, default=str)
+    placed = {state_id: (fun, args) for state_id, fun, args in steps(result)}
+    config = json.loads(placed["the backup job's configuration is readable by root only"][1]["contents"])
+    source = config["db_source"]
+    assert [m["name"] for m in source["members"]] == ["db1", "db2", "db3"]
+    assert all(m["health_port"] == 9200 for m in source["members"])
+    assert source["key"] == "/etc/fileshare/backup-ssh/id_ed25519" and source["port"] == 22
+    assert any(fun == "mount.mounted" for fun, _ in placed.values())
+    keygen = placed["the backup node's ssh key exists"][1]
+    assert keygen["creates"] == source["key"] and "-N ''" in keygen["name"]
+    # No node without role app gets the app services' mount drop-ins.
+    assert not [s for s in placed if "starts only with the shared volume mounted" in s]
+
+
+def test_a_database_node_refuses_until_the_backup_key_is_published(renderer):
+    found = steps(show(renderer, "full_ha", "db1", "fileshare.backup_job.source"))
+    assert [fun for _, fun, _ in found] == ["test.fail_without_changes"]
+    assert "apply fileshare.backup_job there first" in found[0][2]["name"]
+
+
+def test_the_converge_sets_up_the_backup_after_the_volume_and_the_database(renderer):
+    found = steps(show(renderer, "full_ha", MASTER_ID, "fileshare.full_ha"))
+    by_sls = {args.get("sls"): (state_id, args) for state_id, fun, args in found if fun == "salt.state"}
+    job_id, job = by_sls["fileshare.backup_job"]
+    assert job["tgt"] == "bk1"
+    assert any("replicated volume is started" in str(r) for r in job["require"])
+    _, source = by_sls["fileshare.backup_job.source"]
+    assert source["tgt"] == "db1,db2,db3"
+    assert any(job_id in str(r) for r in source["require"])
+    assert any("database cluster is quorate" in str(r) for r in source["require"])
+
+
+def firewall_rules(renderer, arch, minion):
+    result = show_node(renderer, "debian-12", minion, "fileshare.infra.firewall", architecture=arch)
+    return state_args(result["the firewall rule set is written"])["context"]["rules"]
+
+
+def test_the_firewall_admits_the_backup_node_where_it_copies_and_reads(renderer):
+    nodes = {n["name"]: n["address"] for n in renderer.pillar("full_ha")["nodes"]}
+    bk1 = nodes["bk1"]
+    db = firewall_rules(renderer, "full_ha", "db1")
+    assert [r["ports"] for r in db if bk1 in r["sources"]] == [[9200], [22]]
+    storage = firewall_rules(renderer, "full_ha", "st1")
+    (gluster,) = [r for r in storage if bk1 in r["sources"]]
+    assert "GlusterFS" in gluster["comment"]
+    # Nothing else admits it, and the backup node itself serves nothing but the admins' ssh.
+    for other in ("app1", "im1", "lb1"):
+        assert not [r for r in firewall_rules(renderer, "full_ha", other) if bk1 in r["sources"]], other
+    served = [r["comment"] for r in firewall_rules(renderer, "full_ha", "bk1") if r["proto"] != "tcp-sport"]
+    assert served == ["ssh from the admin sources"]
+    # mini_ha's backup node is a database node: no ssh between the database nodes for it.
+    mini = firewall_rules(renderer, "mini_ha", "node1")
+    assert not [r for r in mini if "backup node" in r["comment"] and r["ports"] == [22]]

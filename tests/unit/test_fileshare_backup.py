@@ -180,3 +180,53 @@ def test_a_backup_leaves_out_the_suites_probe_files_and_tags_the_position():
     # the backup with exit 3 ("incomplete snapshot") when it saw one go.
     assert excludes == [".fileshare-health-*", ".fileshare-watch-*", ".fileshare-put-*"]
     assert [args[i + 1] for i, a in enumerate(args) if a == "--tag"] == ["fileshare", "gtid=0-1-7"]
+
+
+MEMBERS = [{"name": f"db{i}", "address": f"10.0.0.5{i}", "health_port": 9200} for i in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(
+    ("healthy", "chosen"),
+    [
+        ({"db1", "db2", "db3"}, "db3"),
+        ({"db1", "db2"}, "db2"),
+        ({"db2", "db3"}, "db3"),
+        # The writer is copied only when it is the only synced member (the copy still desyncs it).
+        ({"db1"}, "db1"),
+    ],
+)
+def test_the_copy_comes_from_the_last_synced_member_in_writer_order(healthy, chosen):
+    assert fb.choose_source(MEMBERS, healthy)["name"] == chosen
+
+
+def test_no_synced_member_is_named_as_the_problem():
+    with pytest.raises(fb.BackupError, match=r"no database member is synced to copy from \(db1, db2, db3\)"):
+        fb.choose_source(MEMBERS, set())
+
+
+def test_ssh_never_prompts_and_pins_the_host_key_in_the_jobs_own_file():
+    source = {"key": "/k", "known_hosts": "/kh", "port": 2222, "user": "root"}
+    argv = fb.ssh_argv(source, MEMBERS[2])
+    assert argv[:5] == ["ssh", "-i", "/k", "-p", "2222"]
+    assert "BatchMode=yes" in argv and "UserKnownHostsFile=/kh" in argv
+    assert "StrictHostKeyChecking=accept-new" in argv
+    assert argv[-2:] == ["root@10.0.0.53", "stream-db"]
+
+
+def test_the_backup_key_runs_the_copy_only_from_the_backup_node():
+    options = fb.authorized_options("/usr/bin/python3 /usr/local/sbin/fileshare-backup", ["10.0.0.80"])
+    assert options == [
+        "restrict",
+        'command="/usr/bin/python3 /usr/local/sbin/fileshare-backup stream-db"',
+        'from="10.0.0.80"',
+    ]
+
+
+def test_the_galera_position_of_a_stream_copy_drops_the_domain_id():
+    # xtrabackup_galera_info as MariaDB 10.11's mariabackup writes it (seen in the lab).
+    found = fb.position("mariadb-bin.000006\t389\t0-1-22\n", "13c4872a-f1c0-11f1-9978-7313c659ed35:25 0\n")
+    assert (found["galera_uuid"], found["seqno"], found["gtid"]) == (
+        "13c4872a-f1c0-11f1-9978-7313c659ed35",
+        25,
+        "0-1-22",
+    )

@@ -51,7 +51,7 @@ def test_example_site_pillar_is_valid(examples, architecture):
 
 
 def test_example_architecture_node_counts(examples):
-    assert [len(examples[a]["nodes"]) for a in ARCHITECTURES] == [1, 3, 13]
+    assert [len(examples[a]["nodes"]) for a in ARCHITECTURES] == [1, 3, 14]
 
 
 # --- mutations ------------------------------------------------------------------------------------
@@ -496,7 +496,7 @@ BAD += [
         "arbitrator_not_built",
         "full_ha",
         _arbitrator,
-        "fileshare:nodes:12:roles",
+        "fileshare:nodes:13:roles",
         "role arbitrator is not built yet (no state installs garbd on arb1)",
     ),
     (
@@ -556,11 +556,11 @@ BAD += [
         "role backup belongs to one node (one repository), found node1, node2",
     ),
     (
-        "backup_role_not_built_on_full_ha",
+        "a_second_backup_node_on_full_ha",
         "full_ha",
         lambda d: d["nodes"][4]["roles"].append("backup"),
-        "fileshare:nodes:4:roles",
-        "role backup is not built yet on full_ha",
+        "fileshare:nodes",
+        "role backup belongs to one node (one repository), found db1, bk1",
     ),
     (
         "backup_retention_keeps_no_day",

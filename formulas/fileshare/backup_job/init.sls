@@ -25,10 +25,62 @@
       'db_user': mariadb.user,
     } %}
 {%- set command = job.python ~ ' ' ~ job.script %}
+{%- set topology = fileshare.topology %}
+{#- On HA the backup node holds no database: the copy comes over ssh from a synced Galera member that is
+    not the writer (backup_job/source.sls lets this node's key run that copy and nothing else), and the
+    files are read through this node's own client mount of the volume. #}
+{%- set remote = not fileshare.single_host and 'db' not in topology.node.roles %}
+{%- if remote %}
+{%-   do config.update({
+        'mbstream': job.mbstream,
+        'db_source': {
+          'key': job.ssh_key,
+          'known_hosts': job.known_hosts,
+          'port': topology.ports.ssh,
+          'user': 'root',
+          'members': [],
+        },
+      }) %}
+{%-   for name in topology.db_writers %}
+{%-     do config.db_source.members.append({'name': name, 'address': topology.by_name[name].address,
+                                             'health_port': topology.ports.galera_health}) %}
+{%-   endfor %}
+{%- endif %}
 
 restic, mariabackup and rsync are installed:
   pkg.installed:
-    - pkgs: {{ job.pkgs | json }}
+    - pkgs: {{ (job.pkgs + (job.remote_pkgs if remote else [])) | json }}
+{%- if not fileshare.single_host %}
+
+include:
+  - {{ tplroot }}.storage.client
+{%- endif %}
+{%- if remote %}
+
+# The key this node copies the database with; its public half reaches the database nodes through the
+# Salt mine (backup_job/source.sls), the private half never leaves this node.
+the backup node's ssh key exists:
+  fileshare_cmd.run:
+    - name: ssh-keygen -q -t ed25519 -N '' -C fileshare-backup@{{ grains.id }} -f {{ job.ssh_key }}
+    - creates: {{ job.ssh_key }}
+    - require:
+      - pkg: restic, mariabackup and rsync are installed
+      - file: {{ job.ssh_key.rsplit('/', 1)[0] }} is private to root
+{%-   set published = salt['mine.get'](grains.id, job.mine_key).get(grains.id) %}
+{%-   set pubkey = salt['file.read'](job.ssh_key ~ '.pub') if salt['file.file_exists'](job.ssh_key ~ '.pub')
+                   else '' %}
+{%-   if not pubkey or published != pubkey %}
+
+the backup node's public key is in the Salt mine:
+  module.run:
+    - mine.send:
+      - {{ job.mine_key }}
+      - {{ job.ssh_key }}.pub
+      - mine_function: file.read
+    - require:
+      - fileshare_cmd: the backup node's ssh key exists
+{%-   endif %}
+{%- endif %}
 
 the backup job's configuration is readable by root only:
   file.managed:
@@ -58,7 +110,8 @@ the backup job is installed:
     - group: root
     - mode: '0755'
 
-{%- for dir in [job.staging_dir, job.restore_dir, backup.repository] %}
+{%- for dir in [job.staging_dir, job.restore_dir, backup.repository]
+               + ([job.ssh_key.rsplit('/', 1)[0]] if remote else []) %}
 
 {{ dir }} is private to root:
   file.directory:

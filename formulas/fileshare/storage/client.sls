@@ -26,8 +26,9 @@
 {%- endfor %}
 {#- systemd's name for the mount unit (systemd-escape --path). #}
 {%- set mount_unit = mount_point.strip('/') | replace('-', '\\x2d') | replace('/', '-') ~ '.mount' %}
-{%- set services = [fileshare.php.fpm_service] %}
-{%- if fileshare.app.server == 'apache' %}{% do services.append(fileshare.apache.service) %}{% endif %}
+{#- The app services wait for the mount; a backup node mounts the volume too and runs none of them. #}
+{%- set services = [fileshare.php.fpm_service] if 'app' in fileshare.topology.node.roles else [] %}
+{%- if services and fileshare.app.server == 'apache' %}{% do services.append(fileshare.apache.service) %}{% endif %}
 
 {%- if not (fileshare.app.data_dir ~ '/').startswith(mount_point ~ '/') or not servers %}
 

@@ -26,3 +26,6 @@ fileshare:
 {%- for i in range(1, 4) %}
     - {name: st{{ i }}, address: {{ net }}.{{ 70 + i }}, roles: [storage, infra]}
 {%- endfor %}
+    # The backup repository on a node of its own (docs/backup.md): it copies a Galera member over ssh
+    # and reads the volume through its own client mount.
+    - {name: bk1, address: {{ net }}.80, roles: [backup, infra]}
