@@ -215,7 +215,7 @@ def choose_source(members, healthy):
     return usable[-1]
 
 
-def ssh_argv(source, member):
+def ssh_argv(source, member, command="stream-db"):
     """ssh's command line for the copy from ``member``: key auth only, no prompt, the peer's host key
     pinned in the job's own known_hosts on first use. The command itself is forced by the member's
     authorized_keys entry (``forced_command``); nothing here chooses what runs there."""
@@ -238,14 +238,39 @@ def ssh_argv(source, member):
         "-o",
         "ServerAliveInterval=15",
         f"{source.get('user', 'root')}@{member['address']}",
-        "stream-db",
+        command,
     ]
+
+
+# What the backup node's key may ask a database node for (``ssh_command``): its copy, or, for a site
+# restore with MariaDB stopped there, to receive a restored copy as its new datadir.
+SSH_COMMANDS = ("stream-db", "receive-db")
+
+
+def forced(original):
+    """The command the backup node's key asked for (``SSH_ORIGINAL_COMMAND``), if it is allowed."""
+    wanted = (original or "").strip()
+    if wanted not in SSH_COMMANDS:
+        raise BackupError(f"the backup key may run {' or '.join(SSH_COMMANDS)} here, not {wanted!r}")
+    return wanted
+
+
+def grastate_text(where, safe_to_bootstrap=False):
+    """grastate.dat for a datadir restored from a copy at Galera position ``where``: every member gets
+    the same position, so the cluster bootstraps from one and the others join without a transfer."""
+    if not where.get("galera_uuid") or where.get("seqno") is None:
+        raise BackupError("the snapshot's database copy records no Galera position: it cannot seed a cluster")
+    return (
+        "# GALERA saved state\nversion: 2.1\n"
+        f"uuid:    {where['galera_uuid']}\nseqno:   {where['seqno']}\n"
+        f"safe_to_bootstrap: {1 if safe_to_bootstrap else 0}\n"
+    )
 
 
 def authorized_options(script, sources):
     """The options of the backup node's key in a database node's authorized_keys: the key may run the
-    stream of the database copy and nothing else, only from the backup node's addresses."""
-    options = ["restrict", f'command="{script} stream-db"']
+    database copy's commands (``SSH_COMMANDS``) and nothing else, only from the backup node's addresses."""
+    options = ["restrict", f'command="{script} ssh-command"']
     if sources:
         options.append(f'from="{",".join(sources)}"')
     return options
@@ -470,6 +495,75 @@ def stream_db(config=CONFIG):
     return True
 
 
+def _db_running(cfg):
+    return (
+        subprocess.run(["systemctl", "is-active", "--quiet", cfg["db_service"]], check=False).returncode == 0
+    )
+
+
+def receive_db(config=CONFIG, stream=None):
+    """
+    On a Galera member with MariaDB stopped (a site restore, over the backup node's key): a prepared
+    copy arrives as a tar on stdin and becomes the datadir, with a grastate.dat at the copy's
+    position; the datadir that was there is kept beside, renamed ``*.pre-restore-<time>``.
+    """
+    cfg = _config(config)
+    if _db_running(cfg):
+        raise BackupError(
+            f"{cfg['db_service']} runs here: a restored datadir goes in only while it is stopped"
+        )
+    datadir = pathlib.Path(cfg["db_data_dir"])
+    incoming = pathlib.Path(f"{datadir}.incoming")
+    if incoming.exists():
+        shutil.rmtree(incoming)
+    incoming.mkdir(mode=0o755)
+    proc = subprocess.run(
+        ["tar", "-x", "-C", str(incoming)], stdin=stream or sys.stdin.buffer, capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        raise BackupError(
+            f"the restored copy did not arrive whole: {proc.stderr.decode(errors='replace')[-300:]}"
+        )
+    where = _read_position(incoming)
+    (incoming / "grastate.dat").write_text(grastate_text(where))
+    _run(
+        ["chown", "-R", f"{cfg['db_user']}:{cfg['db_user']}", str(incoming)], "chown of the restored datadir"
+    )
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = f"{datadir}.pre-restore-{stamp}"
+    if datadir.exists():
+        os.rename(datadir, kept)
+    os.rename(incoming, datadir)
+    return {"position": where, "kept": kept}
+
+
+def ssh_command(config=CONFIG):
+    """The forced command of the backup node's key on a database node: runs what it asked for
+    (``SSH_COMMANDS``), nothing else."""
+    wanted = forced(os.environ.get("SSH_ORIGINAL_COMMAND"))
+    if wanted == "stream-db":
+        return stream_db(config)
+    print(json.dumps(receive_db(config)))
+    return True
+
+
+def _send_copy(cfg, member, copy_dir):
+    """The prepared copy in ``copy_dir`` to ``member`` (receive-db), as a tar over the job's ssh key."""
+    with tempfile.TemporaryFile() as errors:
+        tar = subprocess.Popen(["tar", "-c", "-C", str(copy_dir), "."], stdout=subprocess.PIPE, stderr=errors)
+        ssh = subprocess.run(
+            ssh_argv(cfg["db_source"], member, "receive-db"), stdin=tar.stdout, capture_output=True, text=True
+        )
+        tar.stdout.close()
+        tar.wait()
+    if ssh.returncode != 0 or tar.returncode != 0:
+        said = " | ".join((ssh.stderr or "").strip().splitlines()[-2:])
+        raise BackupError(
+            f"the restored copy did not reach {member['name']} (ssh exit {ssh.returncode}): {said}"
+        )
+    return json.loads(ssh.stdout.strip().splitlines()[-1])
+
+
 def run(config=CONFIG):
     """
     Take a backup now: the database (mariabackup, prepared), then the data directory, into one restic
@@ -612,9 +706,12 @@ def _systemctl(action, unit):
 
 def restore_site(snapshot="latest", config=CONFIG):
     """
-    Restore the database and the data directory of this node (all_in_one) from ``snapshot``. The
-    writers must be stopped first (fileshare.restore does it). What was there is kept beside, renamed
-    ``*.pre-restore-<time>`` (nothing is deleted).
+    Restore the database and the data directory from ``snapshot``. The writers must be stopped first
+    (fileshare.restore does it). all_in_one: this node's MariaDB is stopped, its datadir replaced, and
+    started. HA (``db_source``): MariaDB must be stopped on every database node; each gets the same
+    copy as its datadir (``receive_db``), and the runbook bootstraps the cluster from it afterwards. The
+    data directory is swapped in place (on HA on the volume, through this node's mount). What was there
+    is kept beside, renamed ``*.pre-restore-<time>`` (nothing is deleted).
 
     CLI Example:
 
@@ -631,16 +728,24 @@ def restore_site(snapshot="latest", config=CONFIG):
     restored_db = unpacked / staging.lstrip("/") / "db"
     if not restored_db.is_dir():
         raise BackupError(f"snapshot {chosen['short_id']} holds no database copy")
-    datadir = pathlib.Path(cfg["db_data_dir"])
-    _systemctl("stop", cfg["db_service"])
-    os.rename(datadir, f"{datadir}.pre-restore-{stamp}")
-    datadir.mkdir(mode=0o755)
-    _run(
-        [cfg["mariabackup"], "--copy-back", f"--target-dir={restored_db}", f"--datadir={datadir}"],
-        "mariabackup --copy-back",
-    )
-    _run(["chown", "-R", f"{cfg['db_user']}:{cfg['db_user']}", str(datadir)], "chown of the datadir")
-    _systemctl("start", cfg["db_service"])
+    kept = []
+    if cfg.get("db_source"):
+        # Every member first, then the files: a member that refuses (MariaDB still running) stops the
+        # restore before the data directory is touched.
+        for member in cfg["db_source"]["members"]:
+            kept.append(f"{member['name']}:{_send_copy(cfg, member, restored_db)['kept']}")
+    else:
+        datadir = pathlib.Path(cfg["db_data_dir"])
+        _systemctl("stop", cfg["db_service"])
+        os.rename(datadir, f"{datadir}.pre-restore-{stamp}")
+        datadir.mkdir(mode=0o755)
+        _run(
+            [cfg["mariabackup"], "--copy-back", f"--target-dir={restored_db}", f"--datadir={datadir}"],
+            "mariabackup --copy-back",
+        )
+        _run(["chown", "-R", f"{cfg['db_user']}:{cfg['db_user']}", str(datadir)], "chown of the datadir")
+        _systemctl("start", cfg["db_service"])
+        kept.append(f"{datadir}.pre-restore-{stamp}")
     data_dir = pathlib.Path(cfg["data_dir"])
     if data_dir.exists():
         shutil.move(str(data_dir), f"{data_dir}.pre-restore-{stamp}")
@@ -649,7 +754,7 @@ def restore_site(snapshot="latest", config=CONFIG):
     return {
         "snapshot": chosen["id"],
         "position": chosen["position"],
-        "kept": [f"{datadir}.pre-restore-{stamp}", f"{data_dir}.pre-restore-{stamp}"],
+        "kept": kept + [f"{data_dir}.pre-restore-{stamp}"],
         "seconds": round(time.monotonic() - started, 3),
     }
 
@@ -666,11 +771,11 @@ def main(argv=None):
         "init": init,
         "probe": probe,
     }
-    if argv == ["stream-db"]:  # stdout is the stream: nothing else may be printed there
+    if argv == ["ssh-command"]:  # stdout is the stream of stream-db: nothing else may be printed there
         try:
-            stream_db()
+            ssh_command()
         except BackupError as exc:
-            print(f"fileshare-backup stream-db: {exc}", file=sys.stderr)
+            print(f"fileshare-backup: {exc}", file=sys.stderr)
             return 1
         return 0
     if len(argv) != 1 or argv[0] not in commands:

@@ -14,25 +14,12 @@
     position that cannot be read. Two nodes are never bootstrapped: the runner bootstraps one, and
     galera.bootstrap on that node refuses while any peer reports a Primary component.
     The runner is the suite's _runners/galera.py (`salt-run saltutil.sync_runners` once). -#}
-{%- from "fileshare/steps.jinja" import targets, validated, step with context %}
+{%- from "fileshare/steps.jinja" import targets, validated, step, galera_recovered with context %}
 {%- set db_nodes = targets('db') %}
 
 {{ validated() }}
 
-the database cluster is recovered from its most advanced member:
-  salt.runner:
-    - name: galera.recover
-    - members: {{ db_nodes | json }}
-    - timeout: 300
-    # Skipped (no change) when every db node already runs Primary and Synced with the full size.
-    - unless:
-      - fun: saltutil.runner
-        name: galera.healthy
-        arg: [{{ db_nodes | json }}]
-        get_return: healthy
-    - failhard: True
-    - require:
-      - fileshare_pillar: pillar is valid for the site
+{{ galera_recovered('the database cluster is recovered from its most advanced member', db_nodes) }}
 
 # Gate: the recovery is done only when every member says the cluster is whole.
 {{ step('the database cluster is quorate with every member synced', db_nodes, 'fileshare.db.quorate',

@@ -11,13 +11,16 @@
     synced -> the snapshot, scope and path are checked on the backup node: the repository opens, the
     snapshot exists, the path is in it (else one message naming the problem; no node has changed) ->
     site: the app server and WebDAV stopped on the app nodes -> database and data directory restored
-    (what was there is kept beside as *.pre-restore-<time>) -> the app layer applied (starts the
-    writers) -> smoke check.
+    (what was there is kept beside as *.pre-restore-<time>); on HA MariaDB is stopped on every database
+    node first, each gets the same restored copy, and the galera.recover runner bootstraps the cluster
+    from it (the others join with nothing to transfer), then the quorate gate -> the app layer applied
+    (starts the writers) -> smoke check.
     path: the path restored in place.
     The step's return names the snapshot, the database position it holds and the duration. -#}
-{%- from "fileshare/steps.jinja" import targets, validated, synced, step, call, gate, refused, topology
-    with context %}
+{%- from "fileshare/steps.jinja" import targets, validated, synced, step, call, gate, refused, topology,
+    galera_recovered with context %}
 {%- from "fileshare/map.jinja" import mapdata as fileshare with context %}
+{%- set mariadb = fileshare.mariadb %}
 {%- set node = targets('backup') %}
 {%- set restore = salt['pillar.get']('restore', {}) %}
 {%- set restore = restore if restore is mapping else {} %}
@@ -37,12 +40,8 @@
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
 {%- elif topology.architecture not in ['all_in_one', 'full_ha'] %}
 {{ refused('restores are built for this architecture',
-           'restores are built for all_in_one and full_ha (scope path) so far; ' ~ topology.architecture
+           'restores are built for all_in_one and full_ha so far; ' ~ topology.architecture
            ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
-{%- elif topology.architecture != 'all_in_one' and scope == 'site' %}
-{{ refused('a site restore is built for this architecture',
-           'restore scope site is built for all_in_one only so far; on ' ~ topology.architecture
-           ~ ' it needs a Galera bootstrap from the restored member (docs/backup.md); scope path works') }}
 {%- else %}
 {{ synced() }}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',
@@ -52,10 +51,21 @@
 {{ gate(service ~ ' is stopped on the app nodes (no writes during the restore)', targets('app'),
         'service.dead', {'name': service}) }}
 {%-     endfor %}
+{%-     if topology.single_host %}
 {{ call('the database and the data directory are restored from the snapshot', node,
         'fileshare_backup.restore_site', [snapshot]) }}
-{{ step('the app server serves again', targets('app'), 'fileshare.app',
-        'the database and the data directory are restored from the snapshot') }}
+{%-     else %}
+{#-       Every member gets the same copy and grastate.dat at its position; the recovery runner then
+          bootstraps one and the others join it with nothing to transfer. #}
+{{ gate(mariadb.service ~ ' is stopped on every database node (each gets the restored copy)', targets('db'),
+        'service.dead', {'name': mariadb.service}) }}
+{{ call('the database and the data directory are restored from the snapshot', node,
+        'fileshare_backup.restore_site', [snapshot]) }}
+{{ galera_recovered('the database cluster is bootstrapped from the restored copy', targets('db')) }}
+{{ step('the database cluster is quorate with every member synced', targets('db'), 'fileshare.db.quorate',
+        'the database cluster is bootstrapped from the restored copy') }}
+{%-     endif %}
+{{ step('the app server serves again', targets('app'), 'fileshare.app', 'previous') }}
 {{ step('the file share works end to end (health 200, WebDAV round trip)', targets('load'),
         'fileshare.infra.smoke', 'the app server serves again') }}
 {%-   else %}

@@ -196,13 +196,18 @@ def test_bad_input_is_refused_with_one_message_before_anything_changes(backed_up
     assert site.row_digests().keys() >= site.rows.keys()
 
 
-def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
-    site = backed_up
+def drop_table_and_restore_site(site: Site) -> dict:
+    """The drill's table dropped, then `fileshare.restore` scope site; returns restore_site's return."""
     site.sql(f"DROP TABLE {site.table}")
     seconds, out, failures = orchestrate(site.lab, "fileshare.restore", {"restore": {"scope": "site"}})
     assert failures == [], json.dumps(out)[:3000]
     site.measured["site_restore_seconds"] = round(seconds, 1)
-    got = step_return(out, "fileshare_backup.restore_site")
+    return step_return(out, "fileshare_backup.restore_site")
+
+
+def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
+    site = backed_up
+    got = drop_table_and_restore_site(site)
     assert got["position"]["gtid"] == site.backup["position"]["gtid"]
     rows = site.row_digests()
     assert {i: rows.get(i) for i in site.rows} == site.rows

@@ -7,7 +7,9 @@ acknowledged 201) and rows committed on the writer → `state.orchestrate filesh
 from the last synced member in writer order, which is synced again and no longer desynced; the snapshot
 holds the table and the files → a folder deleted → `fileshare.restore` scope path brings it back through
 the volume (sha256 of every file acknowledged before the backup; a file written since elsewhere
-untouched) → scope site refused with its reason. Names are unique per run (--reuse-deployed).
+untouched) → the table dropped → `fileshare.restore` scope site: every member runs the restored copy
+(each acknowledged row read on each member) and every file is back by sha256. Names are unique per run
+(--reuse-deployed).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 
 import pytest
 from test_all_in_one import Front
-from test_backup import Site, delete_and_restore_folder, orchestrate, write_and_back_up
+from test_backup import Site, delete_and_restore_folder, drop_table_and_restore_site, write_and_back_up
 
 pytestmark = pytest.mark.usefixtures("full_ha_lab")
 ROWS = 100
@@ -82,10 +84,17 @@ def test_a_deleted_folder_comes_back_through_the_volume(backed_up):
     print(f"\nfull_ha backup drill on lab {site.lab.name}: {json.dumps(site.measured)}")
 
 
-def test_a_site_restore_is_refused_on_full_ha_before_anything_changes(backed_up):
-    seconds, out, failures = orchestrate(backed_up.lab, "fileshare.restore", {"restore": {"scope": "site"}})
-    assert failures and "restore scope site is built for all_in_one only" in json.dumps(out), json.dumps(out)[
-        :2000
-    ]
-    rows = backed_up.row_digests()
-    assert {i: rows.get(i) for i in backed_up.rows} == backed_up.rows
+def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
+    site = backed_up
+    got = drop_table_and_restore_site(site)
+    assert got["position"]["seqno"] == site.backup["position"]["seqno"], got
+    # Every member runs the restored copy: the rows as acknowledged, read on each.
+    for member in site.topology["db_writers"]:
+        site.db_node = site.lab.node(member)
+        rows = site.row_digests()
+        assert {i: rows.get(i) for i in site.rows} == site.rows, member
+    assert site.file_digests(site.before) == site.before
+    assert site.front.curl("GET", "/health", auth=False).status == 200
+    site.measured["rows_compared"] = len(site.rows)
+    site.measured["files_compared"] = len(site.before)
+    print(f"\nfull_ha site restore on lab {site.lab.name}: {json.dumps(site.measured)}")

@@ -107,16 +107,34 @@ def test_a_full_ha_backup_runs_on_the_backup_node(renderer):
     assert calls == [("fileshare_backup.probe", "bk1"), ("fileshare_backup.run", "bk1")]
 
 
-def test_a_full_ha_path_restore_runs_and_a_site_restore_is_refused(renderer):
+def test_a_full_ha_path_restore_stops_nothing(renderer):
     names = [
         args.get("name")
         for _, fun, args in restore(renderer, "full_ha", scope="path", path="a/b")
         if fun == "salt.function"
     ]
     assert names == ["fileshare_backup.resolve", "fileshare_backup.restore_path"]
+
+
+def test_a_full_ha_site_restore_stops_every_writer_and_member_then_bootstraps_from_the_copy(renderer):
     found = restore(renderer, "full_ha", scope="site")
-    assert [fun for _, fun, _ in found][1:] == ["test.fail_without_changes"]
-    assert "restore scope site is built for all_in_one only" in found[1][2]["name"]
+    order = [(fun, args.get("name") or args.get("sls"), args.get("tgt")) for _, fun, args in found]
+    gates = [i for i, (_, _, _) in enumerate(order) if found[i][2].get("arg", [None])[0] == "service.dead"]
+    db_stop = next(i for i in gates if found[i][2]["kwarg"]["name"] == "mariadb")
+    restore_at = order.index(("salt.function", "fileshare_backup.restore_site", "bk1"))
+    recover = order.index(("salt.runner", "galera.recover", None))
+    quorate = order.index(("salt.state", "fileshare.db.quorate", "db1,db2,db3"))
+    app = order.index(("salt.state", "fileshare.app", "app1,app2"))
+    assert found[db_stop][2]["tgt"] == "db1,db2,db3"
+    assert (
+        max(gates)
+        < restore_at
+        < recover
+        < quorate
+        < app
+        < order.index(("salt.state", "fileshare.infra.smoke", "lb1,lb2"))
+    )
+    assert found[recover][2]["members"] == "db1,db2,db3"
 
 
 def test_the_full_ha_backup_node_copies_a_member_over_ssh_and_mounts_the_volume(renderer):

@@ -217,7 +217,7 @@ def test_the_backup_key_runs_the_copy_only_from_the_backup_node():
     options = fb.authorized_options("/usr/bin/python3 /usr/local/sbin/fileshare-backup", ["10.0.0.80"])
     assert options == [
         "restrict",
-        'command="/usr/bin/python3 /usr/local/sbin/fileshare-backup stream-db"',
+        'command="/usr/bin/python3 /usr/local/sbin/fileshare-backup ssh-command"',
         'from="10.0.0.80"',
     ]
 
@@ -230,3 +230,25 @@ def test_the_galera_position_of_a_stream_copy_drops_the_domain_id():
         25,
         "0-1-22",
     )
+
+
+@pytest.mark.parametrize("asked", ["stream-db", " receive-db\n"])
+def test_the_backup_key_runs_the_copy_commands(asked):
+    assert fb.forced(asked) == asked.strip()
+
+
+@pytest.mark.parametrize("asked", [None, "", "bash", "stream-db; rm -rf /", "receive-db x"])
+def test_the_backup_key_runs_nothing_else(asked):
+    with pytest.raises(fb.BackupError, match="the backup key may run stream-db or receive-db here"):
+        fb.forced(asked)
+
+
+def test_a_restored_member_starts_at_the_copys_position_never_safe_to_bootstrap_by_itself():
+    text = fb.grastate_text({"galera_uuid": "13c4872a-f1c0-11f1-9978-7313c659ed35", "seqno": 25})
+    assert "uuid:    13c4872a-f1c0-11f1-9978-7313c659ed35\n" in text and "seqno:   25\n" in text
+    assert text.endswith("safe_to_bootstrap: 0\n")
+
+
+def test_a_copy_without_a_galera_position_cannot_seed_a_cluster():
+    with pytest.raises(fb.BackupError, match="records no Galera position"):
+        fb.grastate_text({"galera_uuid": None, "seqno": None})

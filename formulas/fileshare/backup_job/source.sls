@@ -1,7 +1,9 @@
-{#- On each Galera member of an HA site: the backup node's key may run the database copy here, and
-    nothing else (docs/backup.md). The copy is `fileshare-backup stream-db`, forced by the key's entry
-    in root's authorized_keys (restrict: no shell, no forwarding, no pty; from: the backup node only):
-    the member desyncs from flow control, mariabackup streams to the backup node, the member resyncs.
+{#- On each Galera member of an HA site: the backup node's key may run the database copy's commands
+    here, and nothing else (docs/backup.md): `fileshare-backup ssh-command`, forced by the key's entry in
+    root's authorized_keys (restrict: no shell, no forwarding, no pty; from: the backup node only), runs
+    `stream-db` (the member desyncs from flow control, mariabackup streams to the backup node, the member
+    resyncs) or, for a site restore with MariaDB stopped, `receive-db` (a restored copy becomes the
+    datadir).
     The public key comes from the Salt mine, where fileshare.backup_job on the backup node puts it. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
@@ -42,8 +44,9 @@ the copy's configuration is readable by root only:
     - user: root
     - group: root
     - mode: '0600'
-    - contents: {{ {'mariabackup': job.mariabackup, 'root_cnf': mariadb.root_cnf,
-                    'socket': mariadb.socket} | json | json }}
+    - contents: {{ {'mariabackup': job.mariabackup, 'root_cnf': mariadb.root_cnf, 'socket': mariadb.socket,
+                    'db_data_dir': mariadb.data_dir.rstrip('/'), 'db_service': mariadb.service,
+                    'db_user': mariadb.user} | json | json }}
 
 the backup job is installed:
   file.managed:
