@@ -9,6 +9,7 @@
       Galera quorate and every member Synced, every app server serving on every load node and its
       /health 200, the Sentinels agreeing on one master with every replica online, the Gluster volume
       with every brick connected and nothing left to heal
+    -> nodes that serve no user (a backup node of its own): release applied
     -> app nodes, one at a time: drained on every load node (bounded wait for its sessions to end),
       release applied, its /health 200, ready again on every load node
     -> database nodes, one at a time (backups first, the writer last): galera.safe_to_take_down, maint
@@ -87,6 +88,15 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
 
 {{ gate('pre-flight: the Gluster volume has every brick connected and nothing to heal', roles.storage[:1],
         'fileshare_gluster.healed', {'name': names.volume, 'bricks': roles.storage | length, 'timeout': 0}) }}
+
+{#- ---------------------------------------------------------------- nodes that serve no user
+    A node carrying none of the serving layers (the backup node of its own) takes the release first:
+    nothing users reach moves with it, and a failure there stops the run before any serving node. #}
+{%-   for node in topology.nodes if not (node.roles | select('in', ['load', 'app', 'db', 'intermediate',
+                                                                  'storage']) | list) %}
+{{ apply('node ' ~ node.name ~ ' (serves no user) runs release ' ~ release.name, node.name, 'fileshare.release',
+         with_release) }}
+{%-   endfor %}
 
 {#- ---------------------------------------------------------------- app nodes, one at a time #}
 {%-   for node in roles.app %}

@@ -211,3 +211,14 @@ def test_release_changes_every_layer_it_runs_on(renderer, minion, expected):
     assert all("ok installed" in p["onlyif"] for p in pkgs), (
         "a pinned package is installed only where present"
     )
+
+
+def test_a_node_that_serves_no_user_takes_the_release_first(renderer):
+    found = steps(show(renderer, "full_ha", MASTER_ID, "fileshare.rolling_upgrade"))
+    titles = [t for t, _, _ in found]
+    backup = index(titles, "node bk1 (serves no user) runs release")
+    assert found[backup][2]["tgt"] == "bk1" and found[backup][2]["sls"] == "fileshare.release"
+    assert backup < index(titles, "app node app1 is drained")
+    # mini_ha's nodes all serve: no such step.
+    mini = [t for t, _, _ in steps(show(renderer, "mini_ha", MASTER_ID, "fileshare.rolling_upgrade"))]
+    assert not [t for t in mini if "serves no user" in t]
