@@ -101,6 +101,14 @@ ROUNDS ?= 3
 bench-failover: venv
 	$(BIN)/fileshare-bench failover --lab $(LAB) --rounds $(ROUNDS) $(if $(ONLY),--only $(ONLY))
 
+# The disaster drill on a converged full_ha lab (LAB): MIB of files and rows, a backup under load,
+# every database node and the volume's data emptied, a full restore; writes build/bench/backup.json
+# and .md (docs/backup.md); exits 1 when a target is missed.
+MIB ?= 1024
+.PHONY: bench-backup
+bench-backup: venv
+	$(BIN)/fileshare-bench backup --lab $(LAB) --mib $(MIB)
+
 # Bring up the example site's nodes for ARCH and run its orchestration; prints how to reach it.
 lab: venv host-deps
 	$(BIN)/fileshare-lab --lab $(LAB) up $(ARCH)

@@ -21,7 +21,8 @@ from fileshare_bench.target import BenchError
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "build" / "bench"
-PLUGINS = ("rolling", "faults", "failover")  # modules of this package that add subcommands with register()
+# Modules of this package that add subcommands with register().
+PLUGINS = ("rolling", "faults", "failover", "backup")
 _COMMANDS: dict[str, tuple] = {}
 
 
