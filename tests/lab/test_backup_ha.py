@@ -94,6 +94,9 @@ def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
         rows = site.row_digests()
         assert {i: rows.get(i) for i in site.rows} == site.rows, member
     assert site.file_digests(site.before) == site.before
+    # Users read them through the VIP (owners and modes came back with the files).
+    for path in list(site.before)[:: max(1, len(site.before) // 5)]:
+        assert site.front.curl("GET", path).status == 200, path
     assert site.front.curl("GET", "/health", auth=False).status == 200
     site.measured["rows_compared"] = len(site.rows)
     site.measured["files_compared"] = len(site.before)

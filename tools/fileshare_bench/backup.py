@@ -205,6 +205,7 @@ def drill(args) -> dict:
         p99_before_ms=before["p99_ms"],
         p99_during_backup_ms=during["p99_ms"],
         failed_during_backup=during["failed"],
+        errors_during_backup=during["errors"],
     )
     code, text = node_run(lab, backup_node, "du -sb /var/backups/fileshare/restic | cut -f1")
     result["repository_bytes"] = int(text.split()[0]) if code == 0 and text.split() else None
