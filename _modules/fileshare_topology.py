@@ -114,6 +114,7 @@ def derive(config, minion_id=None):
     ``roles``          role -> [node names] (every role, empty when unused); ``addresses`` role -> [addresses]
                        (``backup`` is derived when no node lists it, and added to that node's roles)
     ``db_writers``     database nodes in writer order: the first takes writes, the next takes over
+    ``backup_remote``  backup nodes that hold no database (HA): they copy a Galera member over ssh
     ``ports``          every port (``parameters/defaults.yaml`` ``ports``, overridden by pillar)
     ``names``          ``galera_cluster``, ``sentinel_master``, ``volume``, ``backends`` (HAProxy's
                        ``app``/``db``/``redis`` backends)
@@ -170,6 +171,10 @@ def derive(config, minion_id=None):
             if address not in db_clients:
                 db_clients.append(address)
 
+    # A backup node that holds no database (HA, a node of its own) copies a Galera member over ssh and
+    # mounts the volume; one that is a database node (all_in_one, mini_ha) copies its own server.
+    backup_remote = [] if single_host else [n for n in roles["backup"] if n not in roles["db"]]
+
     topology = {
         "architecture": architecture,
         "single_host": single_host,
@@ -186,6 +191,7 @@ def derive(config, minion_id=None):
         "roles": roles,
         "addresses": addresses,
         "db_writers": list(roles["db"]),
+        "backup_remote": backup_remote,
         "ports": ports,
         "names": names,
         "endpoints": endpoints,

@@ -114,7 +114,7 @@
 
 {{ step(backup_step, targets('backup'), 'fileshare.backup_job', volume_step, parallel=parallel) }}
 
-{%-   if not (targets('backup').split(',') | select('in', db_nodes) | list) %}
+{%-   if topology.backup_remote %}
 
 {{ step("the database nodes let the backup node's key copy them, and nothing else", targets('db'),
         'fileshare.backup_job.source', [backup_step, 'the database cluster is quorate with every member synced'],

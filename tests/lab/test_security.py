@@ -124,34 +124,30 @@ def private_endpoints(site):
     st1 = role(site, "storage")[0]
     app1 = role(site, "app")[0]
     lb1 = role(site, "load")[0]
-    return (
-        [
-            ("MariaDB", db1.address, ports["db"], lb1),
-            ("Galera replication", db1.address, ports["galera_replication"], db2),
-            ("Galera IST", db1.address, ports["galera_ist"], db2),
-            ("Galera SST", db1.address, ports["galera_sst"], db2),
-            ("Galera health responder", db1.address, ports["galera_health"], lb1),
-            ("Galera health responder for a database peer", db1.address, ports["galera_health"], db2),
-            ("Redis", im1.address, ports["redis"], app1),
-            ("Sentinel", im1.address, ports["sentinel"], im2),
-            ("Memcached", im1.address, ports["memcached"], app1),
-            ("glusterd", st1.address, ports["glusterd"], app1),
-            ("app server", app1.address, ports["app"], lb1),
-            ("database front on the VIP", vip, ports["db_front"], app1),
-            ("Redis front on the VIP", vip, ports["redis_front"], app1),
-        ]
-        + [
-            # The backup node of its own: the database copy over ssh, and the volume it reads.
-            ("ssh for the backup's database copy", db1.address, ports["ssh"], bk1)
-            for bk1 in role(site, "backup")
-            if "db" not in site.topology["by_name"][bk1.name]["roles"]
-        ]
-        + [
-            ("glusterd for the backup node's mount", st1.address, ports["glusterd"], bk1)
-            for bk1 in role(site, "backup")
-            if "storage" not in site.topology["by_name"][bk1.name]["roles"]
-        ]
-    )
+    return [
+        ("MariaDB", db1.address, ports["db"], lb1),
+        ("Galera replication", db1.address, ports["galera_replication"], db2),
+        ("Galera IST", db1.address, ports["galera_ist"], db2),
+        ("Galera SST", db1.address, ports["galera_sst"], db2),
+        ("Galera health responder", db1.address, ports["galera_health"], lb1),
+        ("Galera health responder for a database peer", db1.address, ports["galera_health"], db2),
+        ("Redis", im1.address, ports["redis"], app1),
+        ("Sentinel", im1.address, ports["sentinel"], im2),
+        ("Memcached", im1.address, ports["memcached"], app1),
+        ("glusterd", st1.address, ports["glusterd"], app1),
+        ("app server", app1.address, ports["app"], lb1),
+        ("database front on the VIP", vip, ports["db_front"], app1),
+        ("Redis front on the VIP", vip, ports["redis_front"], app1),
+    ] + [
+        # The backup node of its own: the database copy over ssh, and the volume it reads.
+        endpoint
+        for bk1 in role(site, "backup")
+        if bk1.name in site.topology["backup_remote"]
+        for endpoint in (
+            ("ssh for the backup's database copy", db1.address, ports["ssh"], bk1),
+            ("glusterd for the backup node's mount", st1.address, ports["glusterd"], bk1),
+        )
+    ]
 
 
 # ---- firewall: the outsider is refused, the peers are served ------------------------------------------

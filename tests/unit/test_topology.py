@@ -170,6 +170,7 @@ def test_mini_ha_backup_falls_to_the_last_db_node_not_the_writer():
     t = topology.derive(_mini_ha())
     assert t["db_writers"][0] == "node1"
     assert t["roles"]["backup"] == ["node3"]
+    assert t["backup_remote"] == []
 
 
 def test_full_ha_has_no_backup_node_unless_one_is_listed():
@@ -177,6 +178,11 @@ def test_full_ha_has_no_backup_node_unless_one_is_listed():
     listed = site()
     listed["nodes"][5]["roles"].append("backup")
     assert topology.derive(listed)["roles"]["backup"] == ["db3"]
+    # A backup node that is a database node copies its own server; only one of its own copies over ssh.
+    assert topology.derive(listed)["backup_remote"] == []
+    own = site()
+    own["nodes"].append({"name": "bk1", "address": "10.0.0.80", "roles": ["backup", "infra"]})
+    assert topology.derive(own)["backup_remote"] == ["bk1"]
 
 
 def test_a_listed_backup_node_wins_over_the_default():

@@ -29,7 +29,7 @@
 {#- On HA the backup node holds no database: the copy comes over ssh from a synced Galera member that is
     not the writer (backup_job/source.sls lets this node's key run that copy and nothing else), and the
     files are read through this node's own client mount of the volume. #}
-{%- set remote = not fileshare.single_host and 'db' not in topology.node.roles %}
+{%- set remote = topology.node.name in topology.backup_remote %}
 {%- if remote %}
 {%-   do config.update({
         'mbstream': job.mbstream,
