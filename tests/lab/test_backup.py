@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import time
 import uuid
 
 import pytest
-from fileshare_lab import logic
+from fileshare_lab import ask, logic
 from test_all_in_one import NODE, Front
 
 FILES_PER_FOLDER = 20
@@ -27,23 +25,14 @@ ROWS = 300
 
 def orchestrate(lab, sls: str, pillar: dict | None = None):
     """(seconds, output, failures) of `salt-run state.orchestrate SLS` on the lab's master."""
-    argv = lab.handle.salt_cmd("salt-run") + ["state.orchestrate", sls, "--out=json", "--log-level=quiet"]
-    if pillar:
-        argv.append("pillar=" + json.dumps(pillar))
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    seconds = time.monotonic() - started
-    out = json.loads(proc.stdout or "{}")
-    return seconds, out, logic.failures(out)
+    return ask.orchestrate(lab.handle, sls, pillar, timeout=900)
 
 
 def step_return(out: dict, fun: str):
     """What the step calling FUN returned on the node."""
-    for host in (out.get("data") or {}).values():
-        for key, state in host.items():
-            if f"_|-{fun}" in key or state.get("name") == fun:
-                return next(iter(state["changes"]["ret"].values()))
-    raise AssertionError(f"no step ran {fun}: {json.dumps(out)[:2000]}")
+    found = logic.step_return(out, fun)
+    assert found is not None, f"no step ran {fun}: {json.dumps(out)[:2000]}"
+    return found
 
 
 def sha(text: str) -> str:

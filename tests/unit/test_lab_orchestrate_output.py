@@ -158,3 +158,23 @@ def test_ping_missing_lists_silent_and_false_nodes():
 def test_format_seconds_switches_to_minutes():
     assert logic.format_seconds(4.25) == "4.2s"
     assert logic.format_seconds(125.0) == "2m05.0s"
+
+
+def test_step_return_is_what_the_function_step_returned_on_its_node():
+    called = _step(1, "a backup is taken", changes={"ret": {"bk1": {"snapshot": "1a2b"}}})
+    out = {
+        "data": {
+            "fileshare-master": {
+                "salt_|-a backup is taken_|-fileshare_backup.run_|-function": called,
+                "salt_|-probe_|-fileshare_backup.probe_|-function": _step(
+                    0, "probe", changes={"ret": {"bk1": True}}
+                ),
+            }
+        },
+        "outputter": "highstate",
+    }
+    assert logic.step_return(out, "fileshare_backup.run") == {"snapshot": "1a2b"}
+    assert logic.step_return(out, "fileshare_backup.probe") is True
+    # A prefix of another function's name is not that function.
+    assert logic.step_return(out, "fileshare_backup.ru") is None
+    assert logic.step_return(out, "fileshare_backup.restore_site") is None

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import ssl
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -69,27 +68,12 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def orchestrate(lab, sls: str, pillar: dict | None = None, timeout: float = 1800):
-    """(seconds, ok, output) of `salt-run state.orchestrate SLS` on the lab's master."""
-    argv = lab.salt_cmd("salt-run") + ["state.orchestrate", sls, "--out=json", "--log-level=quiet"]
-    if pillar:
-        argv.append("pillar=" + json.dumps(pillar))
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    seconds = time.monotonic() - started
-    try:
-        out = json.loads(proc.stdout or "{}")
-    except ValueError:
-        out = {"_output": (proc.stdout + proc.stderr)[-3000:]}
-    return seconds, proc.returncode == 0, out
+def orchestrate(lab, sls: str, pillar: dict | None = None):
+    """(seconds, ok, output) of `salt-run state.orchestrate SLS` (fileshare_lab.ask.orchestrate)."""
+    from fileshare_lab import ask  # the lab tool is only needed for labs
 
-
-def step_return(out: dict, fun: str):
-    for host in (out.get("data") or {}).values():
-        for key, state in host.items():
-            if f"_|-{fun}" in key:
-                return next(iter(state["changes"]["ret"].values()))
-    return None
+    seconds, out, failed = ask.orchestrate(lab, sls, pillar)
+    return seconds, not failed, out if not failed else {"failed": failed}
 
 
 def _sql(lab, node, statement: str) -> str:
@@ -191,7 +175,9 @@ def drill(args) -> dict:
         time.sleep(5)
     if not ok:
         raise BenchError(f"fileshare.backup failed: {json.dumps(out)[:2000]}")
-    job = step_return(out, "fileshare_backup.run") or {}
+    from fileshare_lab import logic
+
+    job = logic.step_return(out, "fileshare_backup.run") or {}
     before, during = load.run.summary(0, t_backup), load.run.summary(t_backup, t_done)
     result.update(
         backup_orchestration_seconds=round(seconds, 1),

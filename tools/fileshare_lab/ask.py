@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 from .host import Lab
-from .logic import LabError
+from .logic import LabError, failures
 
 # Where a minion keeps the modules `saltutil.sync_modules` gave it, and the Python it runs them with.
 EXTMODS = "/var/cache/salt/minion/extmods/modules"
@@ -67,6 +68,27 @@ def salt_json(lab: Lab, target: str, fun: str, *args: str, timeout: float = 120,
     except (ValueError, subprocess.TimeoutExpired):
         return {}
     return out if isinstance(out, dict) else {}
+
+
+def orchestrate(lab: Lab, sls: str, pillar: dict | None = None, timeout: float = 1800):
+    """(seconds, output, failed steps) of `salt-run state.orchestrate SLS [pillar=...]` on the lab's
+    master; an answer that is not an orchestration's (none, a render error) is one failed step."""
+    argv = lab.salt_cmd("salt-run") + ["state.orchestrate", sls, "--out=json", "--log-level=quiet"]
+    if pillar:
+        argv.append("pillar=" + json.dumps(pillar))
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    seconds = time.monotonic() - started
+    try:
+        out = json.loads(proc.stdout)
+        return seconds, out, failures(out)
+    except (ValueError, LabError) as exc:
+        said = (proc.stdout + proc.stderr).strip()[-1500:]
+        return (
+            seconds,
+            {},
+            [{"step": f"salt-run state.orchestrate {sls}", "comment": f"{exc}: {said}", "states": []}],
+        )
 
 
 def failed(ret) -> bool:

@@ -413,6 +413,16 @@ def failures(output) -> list[dict]:
     return found
 
 
+def step_return(output, fun: str):
+    """What the orchestration step that called FUN (salt.function) returned on its node; None when no
+    step called it or it returned nothing."""
+    for key, step in _state_items(orchestrate_states(output)):
+        if f"_|-{fun}_|-" in key or step.get("name") == fun:
+            ret = (step.get("changes") or {}).get("ret")
+            return next(iter(ret.values()), None) if isinstance(ret, dict) else None
+    return None
+
+
 def ping_missing(expected: list[str], output: dict) -> list[str]:
     """Nodes that did not answer True to test.ping (output of `salt --out=json --static`)."""
     return [n for n in expected if not (isinstance(output, dict) and output.get(n) is True)]
