@@ -217,8 +217,9 @@ def choose_source(members, healthy):
 
 def ssh_argv(source, member, command="stream-db"):
     """ssh's command line for the copy from ``member``: key auth only, no prompt, the peer's host key
-    pinned in the job's own known_hosts on first use. The command itself is forced by the member's
-    authorized_keys entry (``forced_command``); nothing here chooses what runs there."""
+    pinned in the job's own known_hosts on first use. COMMAND is only a request: the member's
+    authorized_keys entry (``authorized_options``) forces ``ssh-command``, which runs it if ``forced``
+    allows it."""
     return [
         "ssh",
         "-i",
@@ -255,15 +256,16 @@ def forced(original):
     return wanted
 
 
-def grastate_text(where, safe_to_bootstrap=False):
+def grastate_text(where):
     """grastate.dat for a datadir restored from a copy at Galera position ``where``: every member gets
-    the same position, so the cluster bootstraps from one and the others join without a transfer."""
+    the same position, so the cluster bootstraps from one and the others join without a transfer. None
+    is safe to bootstrap by itself: the galera.recover runner marks the one it bootstraps."""
     if not where.get("galera_uuid") or where.get("seqno") is None:
         raise BackupError("the snapshot's database copy records no Galera position: it cannot seed a cluster")
     return (
         "# GALERA saved state\nversion: 2.1\n"
         f"uuid:    {where['galera_uuid']}\nseqno:   {where['seqno']}\n"
-        f"safe_to_bootstrap: {1 if safe_to_bootstrap else 0}\n"
+        "safe_to_bootstrap: 0\n"
     )
 
 
@@ -395,11 +397,26 @@ def _database_copy(cfg, target):
     if target.exists():
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # --defaults-extra-file must come first; root's my.cnf holds the credentials (never argv).
-    base = [cfg["mariabackup"], f"--defaults-extra-file={cfg['root_cnf']}"]
-    _run([*base, "--backup", f"--target-dir={target}", f"--socket={cfg['socket']}"], "mariabackup --backup")
-    _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
+    _run(_backup_argv(cfg, target), "mariabackup --backup")
+    _prepare(cfg, target)
     return _read_position(target)
+
+
+def _backup_argv(cfg, target, *options):
+    """mariabackup --backup of the local server into TARGET (the copy, or with --stream its scratch)."""
+    # --defaults-extra-file must come first; root's my.cnf holds the credentials (never argv).
+    return [
+        cfg["mariabackup"],
+        f"--defaults-extra-file={cfg['root_cnf']}",
+        "--backup",
+        *options,
+        f"--target-dir={target}",
+        f"--socket={cfg['socket']}",
+    ]
+
+
+def _prepare(cfg, target):
+    _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
 
 
 def _read_position(target):
@@ -427,7 +444,7 @@ def _healthy(member, timeout=3):
 
 def _database_copy_remote(cfg, target):
     """The copy of a synced Galera member that is not the writer (``db_source``, docs/backup.md),
-    streamed over ssh by mariabackup (xbstream) into ``target`` and prepared here."""
+    streamed over ssh by mariabackup (xbstream) into ``target`` and prepared here: (member, position)."""
     source = cfg["db_source"]
     members = source["members"]
     chosen = choose_source(members, {m["name"] for m in members if _healthy(m)})
@@ -455,8 +472,8 @@ def _database_copy_remote(cfg, target):
         raise BackupError(
             f"mbstream could not unpack the copy from {chosen['name']}: {unpack.stderr.strip()}"
         )
-    _run([cfg["mariabackup"], "--prepare", f"--target-dir={target}"], "mariabackup --prepare")
-    return chosen["name"]
+    _prepare(cfg, target)
+    return chosen["name"], _read_position(target)
 
 
 def _sql(cfg, statement):
@@ -483,16 +500,7 @@ def stream_db(config=CONFIG):
     try:
         with tempfile.TemporaryDirectory(prefix="fileshare-stream-") as scratch:
             proc = subprocess.run(
-                [
-                    cfg["mariabackup"],
-                    f"--defaults-extra-file={cfg['root_cnf']}",
-                    "--backup",
-                    "--stream=xbstream",
-                    "--galera-info",
-                    f"--target-dir={scratch}",
-                    f"--socket={cfg['socket']}",
-                ],
-                check=False,
+                _backup_argv(cfg, scratch, "--stream=xbstream", "--galera-info"), check=False
             )
     finally:
         _sql(cfg, "SET GLOBAL wsrep_desync=OFF")
@@ -507,7 +515,7 @@ def _db_running(cfg):
     )
 
 
-def receive_db(config=CONFIG, stream=None):
+def receive_db(config=CONFIG):
     """
     On a Galera member with MariaDB stopped (a site restore, over the backup node's key): a prepared
     copy arrives as a tar on stdin and becomes the datadir, with a grastate.dat at the copy's
@@ -524,7 +532,7 @@ def receive_db(config=CONFIG, stream=None):
         shutil.rmtree(incoming)
     incoming.mkdir(mode=0o755)
     proc = subprocess.run(
-        ["tar", "-x", "-C", str(incoming)], stdin=stream or sys.stdin.buffer, capture_output=True, check=False
+        ["tar", "-x", "-C", str(incoming)], stdin=sys.stdin.buffer, capture_output=True, check=False
     )
     if proc.returncode != 0:
         raise BackupError(
@@ -588,11 +596,9 @@ def run(config=CONFIG):
     staging = pathlib.Path(cfg["staging_dir"])
     db_dir = staging / "db"
     if cfg.get("db_source"):
-        source = _database_copy_remote(cfg, db_dir)
-        where = _read_position(db_dir)
+        source, where = _database_copy_remote(cfg, db_dir)
     else:
-        source = cfg["host"]
-        where = _database_copy(cfg, db_dir)
+        source, where = cfg["host"], _database_copy(cfg, db_dir)
     database_seconds = time.monotonic() - started
     record = {**manifest(where, cfg["data_dir"], copied_at, database_seconds), "database_source": source}
     (staging / MANIFEST).write_text(json.dumps(record))
