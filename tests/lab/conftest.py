@@ -26,6 +26,7 @@ import pytest
 import testinfra.host
 from fileshare_lab import ask, containers, topology
 from fileshare_lab import host as labhost
+from fileshare_lab import logic as lablogic
 from testinfra.backend import base
 
 TOOL = str(Path(sys.executable).parent / "fileshare-lab")
@@ -92,13 +93,17 @@ class LxcAttachBackend(base.BaseBackend):
 
     def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
         cmd = self.get_command(command, *args)
-        out = self.run_local(
-            "lxc-attach --clear-env -v PATH=%s -v LANG=C.UTF-8 -P %s -n %s -- /bin/sh -c %s",
-            labhost.LXC_ATTACH_PATH,
-            self.lxcpath,
-            self.container,
-            cmd,
-        )
+        for _ in range(lablogic.ATTACH_TRIES):
+            out = self.run_local(
+                "lxc-attach --clear-env -v PATH=%s -v LANG=C.UTF-8 -P %s -n %s -- /bin/sh -c %s",
+                labhost.LXC_ATTACH_PATH,
+                self.lxcpath,
+                self.container,
+                cmd,
+            )
+            if not lablogic.attach_aborted(out.rc, out.stderr_bytes):
+                break
+            time.sleep(0.2)
         out.command = self.encode(cmd)
         return out
 
@@ -118,13 +123,7 @@ class Node:
     def run(self, cmd: str | list[str], *, check: bool = False, timeout: float = 300):
         """Run cmd in the node (a string goes through sh -c); returns CompletedProcess with text output."""
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        proc = subprocess.run(
-            containers.attach_cmd(self.lab.handle, self.container, argv),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = containers.attach(self.lab.handle, self.container, argv, timeout=timeout)
         if check and proc.returncode != 0:
             pytest.fail(f"{self.name}: {cmd!r} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc

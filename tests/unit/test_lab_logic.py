@@ -424,3 +424,21 @@ def test_status_shows_what_the_freezers_hold_not_what_lxc_remembers(lxc, freezer
 )
 def test_heal_undoes_any_freeze_and_nothing_else(lxc, freezer, plan):
     assert logic.undo_plan(lxc, freezer) == plan
+
+
+@pytest.mark.parametrize(
+    "returncode, stderr, aborted",
+    [
+        (
+            134,
+            "Device or resource busy - Failed to rexec as memfd\nmunmap_chunk(): invalid pointer\nAborted\n",
+            True,
+        ),
+        (134, b"Device or resource busy - Failed to rexec as memfd\nAborted\n", True),
+        (1, "stat: cannot statx '/nope': No such file or directory\n", False),
+        (0, "Failed to rexec as memfd", False),  # the command ran and succeeded: nothing to repeat
+        (1, None, False),
+    ],
+)
+def test_attach_aborted_only_when_lxc_attach_never_started_the_command(returncode, stderr, aborted):
+    assert logic.attach_aborted(returncode, stderr) is aborted

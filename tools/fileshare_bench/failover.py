@@ -388,9 +388,13 @@ def node_python(cluster, node: str, source: str, config: dict, timeout: float):
     every command line)."""
     import subprocess
 
-    argv = client_argv(cluster, node, source)
+    from fileshare_lab import containers
+
+    argv = [f"{CLIENT_VENV}/bin/python3", "-c", source]
     try:
-        return subprocess.run(argv, input=json.dumps(config), capture_output=True, text=True, timeout=timeout)
+        return containers.attach(
+            cluster.handle, cluster.nodes[node]["container"], argv, input=json.dumps(config), timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, 124, "", f"timed out after {timeout:.0f} s")
 

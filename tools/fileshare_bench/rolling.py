@@ -55,8 +55,9 @@ def node_run(lab, node, cmd, timeout=120):
     """(exit code, output) of sh -c CMD inside NODE (lxc-attach: no network path from the host)."""
     from fileshare_lab import containers, logic
 
-    argv = containers.attach_cmd(lab, logic.container_name(lab.name, node), ["/bin/sh", "-c", cmd])
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = containers.attach(
+        lab, logic.container_name(lab.name, node), ["/bin/sh", "-c", cmd], timeout=timeout
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 

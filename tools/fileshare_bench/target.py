@@ -65,8 +65,7 @@ class Target:
 def _node_output(lab, node: str, cmd: list[str]) -> str:
     from fileshare_lab import containers, logic
 
-    argv = containers.attach_cmd(lab, logic.container_name(lab.name, node), cmd)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+    return containers.attach(lab, logic.container_name(lab.name, node), cmd, timeout=60).stdout
 
 
 def _pillar(lab, node: str, key: str) -> dict:

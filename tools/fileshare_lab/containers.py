@@ -117,6 +117,22 @@ def attach_cmd(lab: Lab, cname: str, cmd: list[str], interactive: bool = False) 
     return ["lxc-attach", "--clear-env", *env, "-P", lab.paths["lxcpath"], "-n", cname, "--", *cmd]
 
 
+def attach(
+    lab: Lab, cname: str, cmd: list[str], *, timeout: float | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """CMD run in the container, its output captured as text; INPUT on its stdin (nothing otherwise).
+    Run again when lxc-attach aborted before it started CMD (logic.attach_aborted)."""
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    for _ in range(logic.ATTACH_TRIES):
+        proc = subprocess.run(
+            attach_cmd(lab, cname, cmd), capture_output=True, text=True, timeout=timeout, **stdin
+        )
+        if not logic.attach_aborted(proc.returncode, proc.stderr):
+            break
+        time.sleep(0.2)
+    return proc
+
+
 def kill(lab: Lab, node: dict) -> None:
     """A hard stop: the node's processes die at once, as in a power cut."""
     run(["lxc-stop", "-k", "-P", lab.paths["lxcpath"], "-n", node["container"]])

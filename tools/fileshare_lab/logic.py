@@ -428,6 +428,19 @@ def ping_missing(expected: list[str], output: dict) -> list[str]:
     return [n for n in expected if not (isinstance(output, dict) and output.get(n) is True)]
 
 
+# lxc-attach first copies itself into a memory file and re-executes from it (LXC's guard against
+# CVE-2019-5736). On a busy host that copy sometimes fails and lxc-attach aborts before it ran the
+# command in the node, so running it again is safe.
+ATTACH_ABORTED = "Failed to rexec as memfd"
+ATTACH_TRIES = 3
+
+
+def attach_aborted(returncode: int, stderr: str | bytes | None) -> bool:
+    """True when lxc-attach gave up before it started the command (nothing ran in the node)."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    return returncode != 0 and ATTACH_ABORTED in text
+
+
 def format_seconds(s: float) -> str:
     return f"{s:.1f}s" if s < 120 else f"{int(s // 60)}m{s % 60:04.1f}s"
 

@@ -101,14 +101,9 @@ class Cluster:
         from fileshare_lab import containers
 
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        stdin = {"input": data} if data is not None else {"stdin": subprocess.DEVNULL}
         try:
-            return subprocess.run(
-                containers.attach_cmd(self.handle, self.nodes[node]["container"], argv),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                **stdin,
+            return containers.attach(
+                self.handle, self.nodes[node]["container"], argv, timeout=timeout, input=data
             )
         except subprocess.TimeoutExpired as exc:
             return subprocess.CompletedProcess(argv, 124, exc.stdout or "", f"timed out after {timeout}s")
