@@ -450,8 +450,28 @@ SCHEMA = {
         # Backups (formulas/fileshare/backup_job, docs/backup.md): a restic repository on the backup node.
         "backup": _fixed(
             {
-                # A local path on the backup node (remote restic repositories are not built yet).
-                "repository": _path(),
+                # A local path on the backup node, or an off-site one over SFTP (restic's syntax).
+                "repository": {
+                    "type": "string",
+                    "pattern": r"^(/[^\s]*|sftp:[a-z_][a-z0-9_.-]{0,31}@[A-Za-z0-9.-]{1,253}:/[^\s:]*)$",
+                    "x-reason": "must be an absolute path on the backup node or sftp:USER@HOST:/PATH",
+                },
+                # Minutes between two archives of the binary logs (point-in-time restore).
+                "binlog_interval": {"type": "integer", "minimum": 1, "maximum": 1440},
+                # The off-site host of an sftp: repository: its ssh port and its host key, pinned (the
+                # line ssh-keyscan prints for it, without the host name: 'ssh-ed25519 AAAA...').
+                "sftp": _fixed(
+                    {
+                        "port": _port(),
+                        "host_key": {
+                            "type": "string",
+                            "pattern": r"^((ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) "
+                            r"[A-Za-z0-9+/=]{16,})?$",
+                            "x-reason": "must be a public host key as ssh-keyscan prints it: "
+                            "'ssh-ed25519 AAAA...'",
+                        },
+                    }
+                ),
                 # systemd OnCalendar expression of the backup timer.
                 "schedule": {
                     "type": "string",
@@ -919,6 +939,14 @@ def backup_problems(data, defaults=None):
         ]
     backup = {**((defaults or {}).get("backup") or {}), **(data.get("backup") or {})}
     repository = (backup.get("repository") or "").rstrip("/")
+    if repository.startswith("sftp:") and not (backup.get("sftp") or {}).get("host_key"):
+        return [
+            {
+                "key": "fileshare:backup:sftp:host_key",
+                "reason": f"is required for the off-site repository {repository}: the host's key is pinned, "
+                "never trusted on first use",
+            }
+        ]
     data_dir = data["app"]["data_dir"].rstrip("/")
     if repository and (repository + "/").startswith(data_dir + "/"):
         return [

@@ -1,8 +1,12 @@
 {#- Runbook: restore from the backup repository (docs/backup.md).
       salt-run state.orchestrate fileshare.restore pillar='{"restore": {"scope": "path", "path": "alice/docs"} }'
       salt-run state.orchestrate fileshare.restore pillar='{"restore": {"scope": "site", "snapshot": "1a2b3c4d"} }'
+      salt-run state.orchestrate fileshare.restore pillar='{"restore": {"scope": "site", "time": "2026-12-07T02:10:00Z"} }'
 
     pillar restore:snapshot  `latest` (default) or a snapshot id (prefix of at least 4 hex digits)
+           restore:time      (scope site) a point in time, UTC: the newest backup before it, its
+                             database rolled forward by the archived binary logs up to that second
+                             (they are archived first while the database answers); excludes snapshot
            restore:scope     `site`: the database and the whole data directory, writers stopped;
                              `path`: one path of the data directory (restore:path, relative to it) put
                              back in place while the site keeps serving; files created since are kept
@@ -27,6 +31,7 @@
 {%- set snapshot = restore.get('snapshot', 'latest') | string %}
 {%- set scope = restore.get('scope', '') | string %}
 {%- set path = restore.get('path', '') | string %}
+{%- set when = {'when': restore.time | string} if restore.get('time') else {} %}
 {#- The app layer's services: the site's writers. #}
 {%- set writers = [fileshare.php.fpm_service] %}
 {%- if fileshare.app.server == 'apache' %}{% do writers.append(fileshare.apache.service) %}{% endif %}
@@ -45,7 +50,7 @@
 {%- else %}
 {{ synced() }}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',
-        [snapshot, scope, path], after="the suite's modules are synced to every node") }}
+        [snapshot, scope, path], when, after="the suite's modules are synced to every node") }}
 {%-   if scope == 'site' %}
 {%-     for service in writers %}
 {{ gate(service ~ ' is stopped on the app nodes (no writes during the restore)', targets('app'),
@@ -53,14 +58,14 @@
 {%-     endfor %}
 {%-     if topology.single_host %}
 {{ call('the database and the data directory are restored from the snapshot', node,
-        'fileshare_backup.restore_site', [snapshot]) }}
+        'fileshare_backup.restore_site', [snapshot], when) }}
 {%-     else %}
 {#-       Every member gets the same copy and grastate.dat at its position; the recovery runner then
           bootstraps one and the others join it with nothing to transfer. #}
 {{ gate(mariadb.service ~ ' is stopped on every database node (each gets the restored copy)', targets('db'),
         'service.dead', {'name': mariadb.service}) }}
 {{ call('the database and the data directory are restored from the snapshot', node,
-        'fileshare_backup.restore_site', [snapshot]) }}
+        'fileshare_backup.restore_site', [snapshot], when) }}
 {{ galera_recovered('the database cluster is bootstrapped from the restored copy', targets('db')) }}
 {{ step('the database cluster is quorate with every member synced', targets('db'), 'fileshare.db.quorate',
         'the database cluster is bootstrapped from the restored copy') }}

@@ -5,17 +5,26 @@ Scenario: files (WebDAV PUT through the TLS front, each acknowledged 201) and ro
 scope path brings it back in place (sha256 of every file acknowledged before the backup; a file written
 since in another folder untouched; /health 200) → bad input (unknown snapshot, wrong password,
 unreachable repository) refused with one message naming it, nothing changed → the table dropped →
-`fileshare.restore` scope site: every row and every file acknowledged before the backup, by sha256.
+`fileshare.restore` scope site: every row and every file acknowledged before the backup, by sha256 →
+the snapshot holds the site's pillar as the node has it (the bundle to rebuild the master) → rows
+before a new backup, up to a second T and after it: `fileshare.restore` to T brings back exactly those
+before T, and a time before the oldest backup is refused →
+the lab's outsider as an off-site SFTP host: the backup node's pillar points there, the repository step
+refuses until the host authorizes the node's key, then a backup lands there and a deleted folder comes
+back from it; a host presenting another key than the pinned one is refused.
 Names are unique per run, so the module runs over a lab's leftovers (--reuse-deployed).
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import time
 import uuid
 
 import pytest
+import yaml
 from fileshare_lab import ask, logic
 from test_all_in_one import NODE, Front
 
@@ -127,6 +136,21 @@ def test_a_backup_records_its_snapshot_and_the_database_position(backed_up):
     assert latest["position"]["gtid"] == got["position"]["gtid"]
 
 
+def test_the_snapshot_holds_the_site_configuration_to_rebuild_the_master(backed_up):
+    site = backed_up
+    got = site.lab.call(site.node.name, "fileshare_backup.site_bundle", "latest")
+    try:
+        kept = yaml.safe_load(site.node.run(f"cat {got['path']}", check=True).stdout)
+        assert kept == site.lab.call(site.node.name, "pillar.get", "fileshare", "unmask=True")
+        assert kept["secrets"]["backup_password"], "the bundle holds the secrets"
+        modes = site.node.run(
+            f"stat -c %a {got['path']} /etc/fileshare/backup-site/pillar.yaml"
+        ).stdout.split()
+        assert modes == ["600", "600"], modes
+    finally:
+        site.node.run(f"rm -rf {got['path'].split('/etc/fileshare/')[0]}")
+
+
 def delete_and_restore_folder(site: Site) -> dict[str, str]:
     """The first folder deleted through the front, then `fileshare.restore` scope path; returns the
     folder's files as acknowledged before the backup, checked identical after the restore."""
@@ -204,3 +228,181 @@ def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
     site.measured["rows_compared"] = len(site.rows)
     site.measured["all_files_compared"] = len(site.before)
     print(f"\nbackup drill on lab {site.lab.name}: {json.dumps(site.measured)}")
+
+
+# ---- a point in time ------------------------------------------------------------------------------------
+
+
+def roll_forward_to_a_point_in_time(site: Site) -> dict:
+    """Rows before a backup, rows after it up to a second T, rows after T, then `fileshare.restore` to
+    T. Returns restore_site's return, the table, the rows read back on site.db_node, and the rows
+    expected (committed before T) and not expected (after T)."""
+    table = f"pit_{uuid.uuid4().hex[:8]}"
+    site.sql(f"CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(255) NOT NULL)")
+
+    def insert(first: int) -> dict[int, str]:
+        values = {i: uuid.uuid4().hex for i in range(first, first + 10)}
+        site.sql(
+            f"INSERT INTO {table} (id, v) VALUES " + ",".join(f"({i}, '{v}')" for i, v in values.items())
+        )
+        return values
+
+    before_backup = insert(0)
+    seconds, out, failures = orchestrate(site.lab, "fileshare.backup")
+    assert failures == [], json.dumps(out)[:3000]
+    before_point = insert(100)
+    # mysqlbinlog stops at the first event of the second T or later: T is a whole second after the
+    # rows before it were committed, and the rows after it come a whole second later again.
+    time.sleep(1.2)
+    point = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    time.sleep(1.2)
+    after_point = insert(200)
+    stamp = point.strftime("%Y-%m-%dT%H:%M:%SZ")
+    seconds, out, failures = orchestrate(
+        site.lab, "fileshare.restore", {"restore": {"scope": "site", "time": stamp}}
+    )
+    assert failures == [], json.dumps(out)[:3000]
+    site.measured["point_in_time_restore_seconds"] = round(seconds, 1)
+    got = step_return(out, "fileshare_backup.restore_site")
+    rows = dict(line.split("\t") for line in site.sql(f"SELECT id, v FROM {table}").splitlines())
+    return {
+        "table": table,
+        "restored": got,
+        "rows": {int(k): v for k, v in rows.items()},
+        "expected": {**before_backup, **before_point},
+        "after_point": after_point,
+    }
+
+
+def test_a_restore_to_a_point_in_time_brings_back_exactly_the_rows_committed_before_it(backed_up):
+    found = roll_forward_to_a_point_in_time(backed_up)
+    assert found["restored"]["rolled_forward"]["transactions"] >= 1, found["restored"]
+    assert found["rows"] == found["expected"], (sorted(found["rows"]), sorted(found["expected"]))
+    assert not set(found["after_point"]) & set(found["rows"])
+    assert backed_up.front.curl("GET", "/health", auth=False).status == 200
+    # The restore's check archived the binary logs: the status reports that archive's age.
+    status = backed_up.lab.call(NODE, "fileshare_backup.status")
+    assert status["binlogs"]["count"] >= 1 and status["binlogs"]["age_seconds"] < 300, status
+    rolled = json.dumps(found["restored"]["rolled_forward"])
+    print(f"\npoint-in-time restore on lab {backed_up.lab.name}: {rolled}")
+
+
+def test_a_point_in_time_before_the_oldest_backup_is_refused_before_anything_changes(backed_up):
+    seconds, out, failures = orchestrate(
+        backed_up.lab, "fileshare.restore", {"restore": {"scope": "site", "time": "2001-01-01T00:00:00Z"}}
+    )
+    assert failures and "is before the oldest backup" in json.dumps(out), json.dumps(out)[:3000]
+    assert "restore_site" not in json.dumps(out)
+
+
+# ---- an off-site repository over SFTP ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def offsite(backed_up):
+    """The lab's outsider as the site's off-site host (sshd, an account holding the repository), and the
+    backup node's pillar pointing there (given on the command line, as a site's pillar file would). The
+    backup node goes back to the site's own pillar and the outsider is removed after the module."""
+    lab = backed_up.lab
+    lab.tool("outsider", "up")
+    try:
+
+        def there(cmd: str) -> str:
+            return lab.tool("run", "outsider", cmd, timeout=600).stdout
+
+        there(
+            "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 install -y openssh-server"
+            " >/dev/null && useradd -m restic && systemctl restart ssh"
+        )
+        address = lab.handle.saved["outsider"]["address"]
+        # The backup node reaches the new host before the test goes on (its first packets to a new
+        # address wait for the neighbour to answer).
+        lab.node(NODE).run(
+            f"timeout 60 sh -c 'until ssh-keyscan -T 2 {address} >/dev/null 2>&1; do sleep 1; done'",
+            check=True,
+        )
+        host_key = " ".join(there("cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2])
+        repository = f"sftp:restic@{address}:/home/restic/site"
+        yield {
+            "there": there,
+            "repository": repository,
+            "pillar": {"fileshare": {"backup": {"repository": repository, "sftp": {"host_key": host_key}}}},
+        }
+    finally:
+        lab.salt(NODE, "state.sls", "fileshare.backup_job")
+        lab.tool("outsider", "down", check=False)
+
+
+def apply_backup_job(lab, pillar: dict) -> dict:
+    out = lab.salt_json(
+        NODE, "state.sls", "fileshare.backup_job", f"pillar={json.dumps(pillar)}", timeout=600
+    )
+    return out.get(NODE) or {}
+
+
+def test_an_offsite_repository_refuses_until_its_host_authorizes_the_key_then_takes_backups(
+    backed_up, offsite
+):
+    site = backed_up
+    states = apply_backup_job(site.lab, offsite["pillar"])
+    # The command's own words are in its changes (cmd.run's stderr), the comment only says it failed.
+    failed = {k: v["comment"] + json.dumps(v["changes"]) for k, v in states.items() if not v["result"]}
+    assert any("refused this node's key for restic" in c for c in failed.values()), json.dumps(
+        failed, indent=1
+    )
+    # The operator's step: the public key the job prints, authorized for the repository's account.
+    key = site.lab.call(NODE, "fileshare_backup.public_key")
+    assert key.startswith("ssh-ed25519 "), key
+    offsite["there"](
+        "install -d -o restic -g restic -m 700 /home/restic/.ssh && "
+        f"echo '{key}' > /home/restic/.ssh/authorized_keys && chown restic: /home/restic/.ssh/authorized_keys"
+    )
+    states = apply_backup_job(site.lab, offsite["pillar"])
+    assert all(v["result"] for v in states.values()), {
+        k: v["comment"] for k, v in states.items() if not v["result"]
+    }
+    config = json.loads(site.node.run("cat /etc/fileshare/backup.json", check=True).stdout)
+    assert config["repository"] == offsite["repository"]
+    seconds, out, failures = orchestrate(site.lab, "fileshare.backup")
+    assert failures == [], json.dumps(out)[:3000]
+    site.measured["offsite_backup_seconds"] = round(seconds, 1)
+    snapshot = step_return(out, "fileshare_backup.run")["snapshot"]
+    # The snapshot is on the off-site host, in restic's encrypted form only.
+    stored = offsite["there"]("ls /home/restic/site/snapshots")
+    assert any(name.startswith(snapshot) for name in stored.split()), (snapshot, stored)
+    assert site.folders[1] not in offsite["there"](
+        "grep -rl " + site.folders[1] + " /home/restic/site || true"
+    )
+
+
+def test_a_path_comes_back_from_the_offsite_repository(backed_up, offsite):
+    site = backed_up
+    folder = site.folders[1]
+    # The site restore before brought the folder back as it was at the first backup.
+    kept = {p: d for p, d in site.before.items() if p.startswith(f"/{folder}/")}
+    assert site.front.curl("DELETE", f"/{folder}/").status == 204
+    seconds, out, failures = orchestrate(
+        site.lab, "fileshare.restore", {"restore": {"scope": "path", "path": folder}}
+    )
+    assert failures == [], json.dumps(out)[:3000]
+    site.measured["offsite_path_restore_seconds"] = round(seconds, 1)
+    assert site.file_digests(kept) == kept
+    print(f"\noff-site repository on lab {site.lab.name}: {json.dumps(site.measured)}")
+
+
+def test_an_offsite_host_presenting_another_key_is_refused(backed_up, offsite):
+    site = backed_up
+    config = json.loads(site.node.run("cat /etc/fileshare/backup.json", check=True).stdout)
+    host = config["repository"].split("@", 1)[1].split(":", 1)[0]
+    site.node.run(
+        "umask 077; ssh-keygen -q -t ed25519 -N '' -f /root/bk-other-host && "
+        f"echo \"{host} $(cut -d' ' -f1,2 /root/bk-other-host.pub)\" > /root/bk-other-known-hosts && "
+        "rm -f /root/bk-other-host*",
+        check=True,
+    )
+    config["sftp"]["known_hosts"] = "/root/bk-other-known-hosts"
+    site.node.run(f"umask 077; echo '{json.dumps(config)}' > /root/bk-other.json", check=True)
+    out = site.lab.salt_json(
+        NODE, "fileshare_backup.resolve", "latest", "site", "", "config=/root/bk-other.json"
+    )
+    assert "does not present the host key" in str(out.get(NODE)), out

@@ -8,7 +8,9 @@ from the last synced member in writer order, which is synced again and no longer
 holds the table and the files → a folder deleted → `fileshare.restore` scope path brings it back through
 the volume (sha256 of every file acknowledged before the backup; a file written since elsewhere
 untouched) → the table dropped → `fileshare.restore` scope site: every member runs the restored copy
-(each acknowledged row read on each member) and every file is back by sha256. Names are unique per run
+(each acknowledged row read on each member) and every file is back by sha256 → the snapshot holds the
+site's pillar → a restore to a second T rolls the restored copy forward with a member's archived binary
+logs: every member holds exactly the rows committed before T. Names are unique per run
 (--reuse-deployed).
 """
 
@@ -18,7 +20,15 @@ import json
 
 import pytest
 from test_all_in_one import Front
-from test_backup import Site, delete_and_restore_folder, drop_table_and_restore_site, write_and_back_up
+from test_backup import (
+    Site,
+    delete_and_restore_folder,
+    drop_table_and_restore_site,
+    roll_forward_to_a_point_in_time,
+    # Collected here too: the site's configuration in a snapshot taken by full_ha's backup node.
+    test_the_snapshot_holds_the_site_configuration_to_rebuild_the_master,  # noqa: F401
+    write_and_back_up,
+)
 
 pytestmark = pytest.mark.usefixtures("full_ha_lab")
 ROWS = 100
@@ -101,3 +111,22 @@ def test_a_dropped_table_and_the_files_come_back_with_a_site_restore(backed_up):
     site.measured["rows_compared"] = len(site.rows)
     site.measured["files_compared"] = len(site.before)
     print(f"\nfull_ha site restore on lab {site.lab.name}: {json.dumps(site.measured)}")
+
+
+def test_a_restore_to_a_point_in_time_rolls_every_member_forward_to_it(backed_up):
+    site = backed_up
+    writers = site.topology["db_writers"]
+    site.db_node = site.lab.node(writers[0])
+    found = roll_forward_to_a_point_in_time(site)
+    rolled = found["restored"]["rolled_forward"]
+    assert rolled["transactions"] >= 1, found["restored"]
+    # Every member runs the rolled-forward copy: exactly the rows committed before T, on each.
+    for member in writers:
+        out = site.lab.node(member).run(
+            f"HOME=/root mysql -N -B fileshare -e 'SELECT id, v FROM {found['table']}'"
+        )
+        rows = {int(i): v for i, v in (line.split("\t") for line in out.stdout.splitlines())}
+        assert rows == found["expected"], (member, sorted(rows), sorted(found["expected"]))
+    assert site.front.curl("GET", "/health", auth=False).status == 200
+    measured = json.dumps(site.measured)
+    print(f"\nfull_ha point-in-time restore on lab {site.lab.name}: {json.dumps(rolled)} {measured}")

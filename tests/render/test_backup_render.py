@@ -192,3 +192,42 @@ def test_the_firewall_admits_the_backup_node_where_it_copies_and_reads(renderer)
     # mini_ha's backup node is a database node: no ssh between the database nodes for it.
     mini = firewall_rules(renderer, "mini_ha", "node1")
     assert not [r for r in mini if "backup node" in r["comment"] and r["ports"] == [22]]
+
+
+@pytest.mark.parametrize("arch, node", [("all_in_one", "aio1"), ("full_ha", "bk1")])
+def test_an_offsite_repository_pins_its_host_key_and_creates_no_local_directory(renderer, arch, node):
+    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOffsiteHostKeyForTheRenderTest0000000000"
+    pillar = {
+        "fileshare": {
+            "backup": {"repository": "sftp:restic@10.9.9.9:/srv/restic/site", "sftp": {"host_key": host_key}}
+        }
+    }
+    result = show(renderer, arch, node, "fileshare.backup_job", pillar)
+    placed = {state_id: args for state_id, _, args in steps(result)}
+    config = json.loads(placed["the backup job's configuration is readable by root only"]["contents"])
+    assert config["repository"] == "sftp:restic@10.9.9.9:/srv/restic/site"
+    assert config["sftp"]["port"] == 22 and config["sftp"]["key"].endswith("id_ed25519")
+    pinned = placed["the off-site host's key is pinned"]
+    assert pinned["contents"] == f"10.9.9.9 {host_key}\n" and pinned["mode"] == "0600"
+    assert "the backup node's ssh key exists" in placed
+    assert not any(s.startswith("sftp:") for s in placed), sorted(placed)
+    assert PASSWORD not in json.dumps(result, default=str)
+
+
+def test_a_restore_to_a_point_in_time_passes_the_time_to_the_check_and_the_restore(renderer):
+    found = restore(renderer, "all_in_one", scope="site", time="2026-12-07T02:10:00Z")
+    calls = {args.get("name"): args for _, fun, args in found if fun == "salt.function"}
+    assert calls["fileshare_backup.resolve"]["kwarg"] == {"when": "2026-12-07T02:10:00Z"}
+    assert calls["fileshare_backup.restore_site"]["kwarg"] == {"when": "2026-12-07T02:10:00Z"}
+
+
+def test_the_backup_node_archives_the_binary_logs_every_binlog_interval(renderer):
+    pillar = {"fileshare": {"backup": {"binlog_interval": 5}}}
+    found = steps(show(renderer, "all_in_one", "aio1", "fileshare.backup_job", pillar))
+    placed = {s: a for s, _, a in found}
+    timer = next(
+        a for s, f, a in found if s.startswith("fileshare-backup-binlog.timer") and f == "file.managed"
+    )
+    assert "OnCalendar=*:0/5\n" in timer["contents"]
+    config = json.loads(placed["the backup job's configuration is readable by root only"]["contents"])
+    assert config["log_bin"] == "/var/lib/mysql/mariadb-bin"

@@ -8,7 +8,9 @@ MET = {
     "files_acknowledged": 128,
     "files_identical": 128,
     "rows_acknowledged": 2000,
-    "rows_identical_per_member": {"db1": 2000, "db2": 2000, "db3": 2000},
+    "rows_up_to_point": 100,
+    "rows_identical_per_member": {"db1": 2100, "db2": 2100, "db3": 2100},
+    "rows_after_point_present_per_member": {"db1": 0, "db2": 0, "db3": 0},
     "load_failed": 0,
     "failed_during_backup": 0,
     "p99_before_ms": 100.0,
@@ -26,8 +28,12 @@ def test_a_drill_that_kept_everything_meets_the_targets():
     [
         ({"files_identical": 127}, "1 acknowledged files lost or changed"),
         (
-            {"rows_identical_per_member": {"db1": 2000, "db2": 1999, "db3": 2000}},
-            "1 acknowledged rows lost on db2",
+            {"rows_identical_per_member": {"db1": 2100, "db2": 2099, "db3": 2100}},
+            "1 rows committed before the point in time lost on db2",
+        ),
+        (
+            {"rows_after_point_present_per_member": {"db1": 0, "db2": 0, "db3": 4}},
+            "4 rows committed after the point in time present on db3",
         ),
         ({"load_failed": 3, "failed_during_backup": 2}, "3 failed requests (2 during the backup)"),
         ({"p99_during_backup_ms": 151.0}, "p99 during the backup 151.0 ms over 150 ms"),

@@ -111,6 +111,50 @@ def test_restic_failures_are_named(stderr, words):
     assert words in fb.restic_problem(stderr, "/r")
 
 
+def test_an_sftp_repository_is_parsed_and_a_local_path_is_not():
+    assert fb.sftp_target("sftp:restic@10.0.0.9:/srv/restic/site") == {
+        "user": "restic",
+        "host": "10.0.0.9",
+        "path": "/srv/restic/site",
+    }
+    assert fb.sftp_target("/var/backups/fileshare/restic") is None
+
+
+def test_the_offsite_ssh_command_pins_the_host_key_and_uses_the_job_key_only():
+    sftp = {"key": "/etc/k/id", "known_hosts": "/etc/k/offsite", "port": 2222}
+    command = fb.sftp_command("sftp:restic@backup.example.org:/srv/r", sftp)
+    assert command.startswith("ssh -i /etc/k/id -p 2222 ")
+    assert "StrictHostKeyChecking=yes" in command and "accept-new" not in command
+    assert "UserKnownHostsFile=/etc/k/offsite" in command and "BatchMode=yes" in command
+    assert command.endswith("restic@backup.example.org -s sftp")
+
+
+@pytest.mark.parametrize(
+    "port, line",
+    [(22, "h.example.org ssh-ed25519 AAAAkey\n"), (2222, "[h.example.org]:2222 ssh-ed25519 AAAAkey\n")],
+)
+def test_the_known_hosts_line_names_the_port_as_ssh_does(port, line):
+    assert fb.known_hosts_line("h.example.org", port, "ssh-ed25519 AAAAkey comment") == line
+
+
+@pytest.mark.parametrize(
+    "stderr, words",
+    [
+        ("Host key verification failed.\nFatal: unable to open repository", "does not present the host key"),
+        (
+            "restic@h: Permission denied (publickey).\nFatal: unable to start the sftp session",
+            "refused this node's key",
+        ),
+        (
+            "ssh: connect to host h port 22: No route to host\nFatal: unable to open repository",
+            "is unreachable (ssh: connect to host h port 22: No route to host)",
+        ),
+    ],
+)
+def test_an_offsite_repository_s_ssh_failures_are_named(stderr, words):
+    assert words in fb.restic_problem(stderr, "sftp:restic@h:/srv/r")
+
+
 def test_restic_problem_never_echoes_more_than_its_last_line():
     assert "secret" not in fb.restic_problem("secret first line\nFatal: bad\n", "/r")
 
@@ -239,7 +283,9 @@ def test_the_backup_key_runs_the_copy_commands(asked):
 
 @pytest.mark.parametrize("asked", [None, "", "bash", "stream-db; rm -rf /", "receive-db x"])
 def test_the_backup_key_runs_nothing_else(asked):
-    with pytest.raises(fb.BackupError, match="the backup key may run stream-db or receive-db here"):
+    with pytest.raises(
+        fb.BackupError, match="the backup key may run stream-db, receive-db, stream-binlogs here"
+    ):
         fb.forced(asked)
 
 
@@ -252,3 +298,118 @@ def test_a_restored_member_starts_at_the_copys_position_never_safe_to_bootstrap_
 def test_a_copy_without_a_galera_position_cannot_seed_a_cluster():
     with pytest.raises(fb.BackupError, match="records no Galera position"):
         fb.grastate_text({"galera_uuid": None, "seqno": None})
+
+
+# ---- point in time ------------------------------------------------------------------------------------
+
+UTC = datetime.UTC
+
+
+def _snap(sid, when, tags):
+    return {"id": sid * 8, "short_id": sid, "time": when, "tags": tags}
+
+
+FULL = [
+    _snap("aaaa0001", "2026-12-07T01:00:00.123456789+00:00", ["fileshare", "gtid=0-1-100"]),
+    _snap("aaaa0002", "2026-12-07T03:00:00.5Z", ["fileshare", "gtid=0-1-300"]),
+]
+LOGS = [
+    _snap("bbbb0001", "2026-12-07T01:15:00.1+00:00", ["fileshare-binlog", "member=db3"]),
+    _snap("bbbb0002", "2026-12-07T02:30:00.1+00:00", ["fileshare-binlog", "member=db3"]),
+    _snap("bbbb0003", "2026-12-07T03:30:00.1+00:00", ["fileshare-binlog", "member=db2"]),
+]
+NOW = datetime.datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-12-07T02:10:00Z", datetime.datetime(2026, 12, 7, 2, 10, tzinfo=UTC)),
+        ("2026-12-07 02:10:00", datetime.datetime(2026, 12, 7, 2, 10, tzinfo=UTC)),
+        ("2026-12-07T03:10:00.7+01:00", datetime.datetime(2026, 12, 7, 2, 10, tzinfo=UTC)),
+    ],
+)
+def test_a_point_in_time_is_read_as_utc_to_the_second(text, expected):
+    assert fb.parse_when(text) == expected
+
+
+def test_a_point_in_time_that_is_no_time_is_named():
+    with pytest.raises(fb.BackupError, match="restore:time 'yesterday' is not a time"):
+        fb.parse_when("yesterday")
+
+
+def test_the_plan_takes_the_newest_backup_before_the_point_and_the_first_archive_after_it():
+    plan = fb.pitr_plan(FULL, LOGS, datetime.datetime(2026, 12, 7, 2, 10, tzinfo=UTC), now=NOW)
+    assert plan["base"]["short_id"] == "aaaa0001" and plan["logs"]["short_id"] == "bbbb0002"
+    plan = fb.pitr_plan(FULL, LOGS, datetime.datetime(2026, 12, 7, 3, 0, 1, tzinfo=UTC), now=NOW)
+    assert plan["base"]["short_id"] == "aaaa0002" and plan["logs"]["short_id"] == "bbbb0003"
+
+
+@pytest.mark.parametrize(
+    "when, words",
+    [
+        (
+            datetime.datetime(2026, 12, 7, 0, 59, tzinfo=UTC),
+            "is before the oldest backup (2026-12-07T01:00:00Z)",
+        ),
+        (datetime.datetime(2026, 12, 7, 3, 45, tzinfo=UTC), "archived up to 2026-12-07T03:30:00Z"),
+        (datetime.datetime(2026, 12, 7, 5, 0, tzinfo=UTC), "is in the future"),
+    ],
+)
+def test_a_point_the_backups_cannot_reach_is_refused_with_the_reason(when, words):
+    with pytest.raises(fb.BackupError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        fb.pitr_plan(FULL, LOGS, when, now=NOW)
+
+
+def test_a_backup_without_a_gtid_cannot_be_rolled_forward():
+    full = [_snap("cccc0001", "2026-12-07T01:00:00Z", ["fileshare"])]
+    with pytest.raises(fb.BackupError, match="records no GTID"):
+        fb.pitr_plan(full, LOGS, datetime.datetime(2026, 12, 7, 2, 0, tzinfo=UTC), now=NOW)
+
+
+def test_gtid_lists_are_read_per_domain():
+    assert fb.gtid_domains("0-1-5,1-1-1234") == {0: 5, 1: 1234}
+    assert fb.gtid_domains("1-1-7+2-3-9") == {1: 7, 2: 9}
+    assert fb.gtid_domains("") == {}
+
+
+@pytest.mark.parametrize(
+    "start, first_list, gap",
+    [
+        ("1-1-100", "1-1-90", None),  # the logs begin before the backup: the replay skips up to 100
+        ("1-1-100", "1-1-100", None),
+        ("1-1-100", "", None),  # the server's first log: nothing before it
+        ("1-1-100", "1-1-120", (100, 120)),  # 101-120 are in no archived log
+        ("1-1-100,101-1-4", "1-1-100,102-1-9", None),  # another member's own events: not the site's
+        ("101-1-4", "1-1-7", (0, 7)),  # the backup saw no site write, the logs begin after seven
+    ],
+)
+def test_a_gap_between_the_backup_and_the_first_archived_log_is_found(start, first_list, gap):
+    assert fb.binlog_gap(start, first_list, 1) == gap
+
+
+def test_binary_logs_are_the_numbered_files_oldest_first():
+    names = ["mariadb-bin.000010", "mariadb-bin.index", "mariadb-bin.000002", "other.000001", "mariadb-bin.x"]
+    assert fb.binlog_names(names, "mariadb-bin") == ["mariadb-bin.000002", "mariadb-bin.000010"]
+
+
+def test_the_replay_starts_after_the_backup_gtid_and_stops_before_the_second():
+    when = datetime.datetime(2026, 12, 7, 2, 10, tzinfo=UTC)
+    argv = fb.replay_argv("/usr/bin/mariadb-binlog", "0-1-5+1-1-9+101-1-2", when, ["a", "b"], 1)
+    assert argv == [
+        "/usr/bin/mariadb-binlog",
+        "--no-defaults",
+        "--do-domain-ids=1",
+        "--start-position=1-1-9",
+        "--stop-datetime=2026-12-07 02:10:00",
+        "a",
+        "b",
+    ]
+    # No site write before the backup: every write of the domain in the logs is replayed.
+    assert "--start-position" not in " ".join(fb.replay_argv("m", "101-1-2", when, ["a"], 1))
+
+
+def test_the_gtid_event_line_of_mysqlbinlog_is_recognised():
+    line = b"#261207  2:10:00 server id 1  end_log_pos 1234 CRC32 0x1a2b3c4d \tGTID 0-1-45 trans\n"
+    assert fb.GTID_EVENT.search(line).group(1) == b"0-1-45"
+    assert fb.GTID_EVENT.search(b"/*!100001 SET @@session.gtid_seq_no=45*//*!*/;\n") is None

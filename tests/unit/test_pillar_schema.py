@@ -563,6 +563,30 @@ BAD += [
         "role backup belongs to one node (one repository), found db1, bk1",
     ),
     (
+        "offsite_repository_without_its_host_key",
+        "all_in_one",
+        _set(["backup"], {"repository": "sftp:restic@offsite.example.org:/srv/restic/site"}),
+        "fileshare:backup:sftp:host_key",
+        "is required for the off-site repository sftp:restic@offsite.example.org:/srv/restic/site",
+    ),
+    (
+        "repository_neither_a_path_nor_sftp",
+        "all_in_one",
+        _set(["backup"], {"repository": "s3:https://bucket.example.org/site"}),
+        "fileshare:backup:repository",
+        "must be an absolute path on the backup node or sftp:USER@HOST:/PATH",
+    ),
+    (
+        "offsite_host_key_not_a_key",
+        "all_in_one",
+        _set(
+            ["backup"],
+            {"repository": "sftp:restic@offsite.example.org:/srv/restic", "sftp": {"host_key": "AAAAC3Nz"}},
+        ),
+        "fileshare:backup:sftp:host_key",
+        "must be a public host key as ssh-keyscan prints it",
+    ),
+    (
         "backup_retention_keeps_no_day",
         "all_in_one",
         _set(["backup"], {"retention": {"daily": 0}}),

@@ -7,12 +7,16 @@ fileshare-bench backup: the disaster drill of docs/backup.md on a converged full
    rows committed on the writer (sha256 of each kept);
 2. backup under load: the load generator runs through the VIP (--rate req/s); after --settle seconds
    `state.orchestrate fileshare.backup` runs; failed requests and p99 before and during it;
-3. more writes after the backup (files and rows: what a restore to this backup loses by design);
+3. more writes after the backup: files (a restore brings the files back as the backup had them) and
+   rows, some before a second T and some after it; then the binary logs archived (what the backup
+   node's binlog timer does every binlog_interval);
 4. the disaster: MariaDB stopped and its datadir emptied on every database node, the data directory
    emptied on the volume;
-5. `state.orchestrate fileshare.restore` scope site; RTO = from its start until /health answers 200
-   through the VIP; then every file acknowledged before the backup read back through the VIP and every
-   row on every member, compared by sha256; RPO = how old the backup was at the disaster.
+5. `state.orchestrate fileshare.restore` scope site to the point in time T; RTO = from its start until
+   /health answers 200 through the VIP; then every file acknowledged before the backup read back
+   through the VIP and every row on every member, compared by sha256: the rows before the backup and
+   those up to T present, those after T absent. RPO: files, how old the backup was at the disaster;
+   database, how old the last archive of the binary logs was.
 
 Writes backup.json and backup.md in --out-dir; exits 1 when a target is missed (0 acknowledged files or
 rows lost, 0 failed requests and p99 at most 1.5x during the backup, the full restore under 5 min).
@@ -38,6 +42,8 @@ from fileshare_bench.target import BenchError, Target
 
 FILE_MIB = 8
 ROWS_BEFORE, ROWS_AFTER = 2000, 200
+# The rows after the backup: ids from ROWS_BEFORE up to the point in time, the rest after it.
+ROWS_UP_TO_POINT = 100
 TARGET_RESTORE_SECONDS = 300
 TARGET_P99_FACTOR = 1.5
 
@@ -74,6 +80,19 @@ def orchestrate(lab, sls: str, pillar: dict | None = None):
 
     seconds, out, failed = ask.orchestrate(lab, sls, pillar)
     return seconds, not failed, out if not failed else {"failed": failed}
+
+
+def orchestrate_call(lab, node: str, fun: str):
+    """(seconds, ok, return or the reason) of FUN on NODE through the lab's master."""
+    from fileshare_lab import ask
+    from fileshare_lab.logic import LabError
+
+    started = time.monotonic()
+    try:
+        found = ask.call(lab, node, fun, timeout=600)
+    except LabError as exc:
+        return time.monotonic() - started, False, str(exc)
+    return time.monotonic() - started, True, found
 
 
 def _sql(lab, node, statement: str) -> str:
@@ -199,9 +218,21 @@ def drill(args) -> dict:
         datetime.datetime.fromisoformat(job["database_copied_at"]) if job.get("database_copied_at") else None
     )
 
-    print("[backup] writes after the backup (lost by design in a restore to it)")
+    print("[backup] writes after the backup: files, rows up to a point in time T and rows after it")
     after_files = _write_files(client, folder + "-after", 4, 1 << 20)
-    _insert(lab, writer, table, ROWS_BEFORE, ROWS_AFTER)
+    up_to_point = _insert(lab, writer, table, ROWS_BEFORE, ROWS_UP_TO_POINT)
+    # mysqlbinlog stops at the first event of the second T: whole seconds on each side of it.
+    time.sleep(1.2)
+    point = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    time.sleep(1.2)
+    _insert(lab, writer, table, ROWS_BEFORE + ROWS_UP_TO_POINT, ROWS_AFTER - ROWS_UP_TO_POINT)
+    seconds, ok, out = orchestrate_call(lab, backup_node, "fileshare_backup.archive_binlogs")
+    if not ok:
+        raise BenchError(f"archiving the binary logs failed: {out}")
+    archived = datetime.datetime.now(datetime.UTC)
+    result.update(
+        point_in_time=point.strftime("%Y-%m-%dT%H:%M:%SZ"), binlog_archive_seconds=round(seconds, 1)
+    )
 
     print("[backup] the disaster: every database node's datadir and the volume's data directory emptied")
     disaster = datetime.datetime.now(datetime.UTC)
@@ -216,10 +247,13 @@ def drill(args) -> dict:
     if "wiped" not in text:
         raise BenchError(f"could not wipe the data directory: {text[-300:]}")
     result["rpo_seconds"] = round((disaster - copied_at).total_seconds(), 1) if copied_at else None
+    result["rpo_database_seconds"] = round((disaster - archived).total_seconds(), 1)
 
-    print("[backup] fileshare.restore scope site")
+    print(f"[backup] fileshare.restore scope site to {result['point_in_time']}")
     started = time.monotonic()
-    seconds, ok, out = orchestrate(lab, "fileshare.restore", {"restore": {"scope": "site"}})
+    seconds, ok, out = orchestrate(
+        lab, "fileshare.restore", {"restore": {"scope": "site", "time": result["point_in_time"]}}
+    )
     healthy = _wait_health(client, 300) if ok else None
     if not ok:
         raise BenchError(f"fileshare.restore failed: {json.dumps(out)[:3000]}")
@@ -229,12 +263,17 @@ def drill(args) -> dict:
     identical, bad = _read_back(client, files)
     result.update(files_acknowledged=len(files), files_identical=identical, files_bad=bad[:10])
     result["files_after_backup_present"] = sum(1 for p in after_files if client.request("GET", p)[0] == 200)
+    rolled = (logic.step_return(out, "fileshare_backup.restore_site") or {}).get("rolled_forward") or {}
+    result["rolled_forward_transactions"] = rolled.get("transactions")
+    expected = {**rows, **up_to_point}
     result["rows_acknowledged"] = len(rows)
+    result["rows_up_to_point"] = len(up_to_point)
     result["rows_identical_per_member"] = {}
+    result["rows_after_point_present_per_member"] = {}
     for member in members:
         found = _rows(lab, member, table)
-        result["rows_identical_per_member"][member] = sum(1 for i, d in rows.items() if found.get(i) == d)
-        result.setdefault("rows_after_backup_present", sum(1 for i in found if i >= ROWS_BEFORE))
+        result["rows_identical_per_member"][member] = sum(1 for i, d in expected.items() if found.get(i) == d)
+        result["rows_after_point_present_per_member"][member] = len(set(found) - set(expected))
     result["misses"] = misses(result)
     return result
 
@@ -245,9 +284,13 @@ def misses(result: dict) -> list[str]:
     lost = result["files_acknowledged"] - result["files_identical"]
     if lost:
         found.append(f"{lost} acknowledged files lost or changed")
+    wanted = result["rows_acknowledged"] + result["rows_up_to_point"]
     for member, count in result["rows_identical_per_member"].items():
-        if count != result["rows_acknowledged"]:
-            found.append(f"{result['rows_acknowledged'] - count} acknowledged rows lost on {member}")
+        if count != wanted:
+            found.append(f"{wanted - count} rows committed before the point in time lost on {member}")
+    for member, count in result["rows_after_point_present_per_member"].items():
+        if count:
+            found.append(f"{count} rows committed after the point in time present on {member}")
     if result["load_failed"]:
         found.append(
             f"{result['load_failed']} failed requests ({result['failed_during_backup']} during the backup)"
@@ -282,20 +325,29 @@ def _table(r: dict) -> str:
         ("repository size (MiB)", round((r["repository_bytes"] or 0) / 2**20, 1)),
         ("load: requests / failed", f"{r['load_requests']} / {r['load_failed']}"),
         ("p99 before / during the backup (ms)", f"{r['p99_before_ms']} / {r['p99_during_backup_ms']}"),
-        ("RPO: age of the backup at the disaster (s)", r["rpo_seconds"]),
+        (
+            "RPO: age at the disaster of the backup (files) / of the last binlog archive (database) (s)",
+            f"{r['rpo_seconds']} / {r['rpo_database_seconds']}",
+        ),
+        (
+            "restored to the point in time",
+            f"{r['point_in_time']} ({r['rolled_forward_transactions']} transactions replayed)",
+        ),
         ("RTO: restore start to /health 200 (s)", r["rto_seconds"]),
         (
             "files identical / acknowledged before the backup",
             f"{r['files_identical']} / {r['files_acknowledged']}",
         ),
         (
-            "rows identical per member / acknowledged",
-            f"{r['rows_identical_per_member']} / {r['rows_acknowledged']}",
+            "rows identical per member / committed before the point in time (before the backup + after it)",
+            f"{r['rows_identical_per_member']} / {r['rows_acknowledged'] + r['rows_up_to_point']} "
+            f"({r['rows_acknowledged']} + {r['rows_up_to_point']})",
         ),
         (
-            "files / rows written after the backup, present after the restore",
-            f"{r['files_after_backup_present']} / {r['rows_after_backup_present']}",
+            "rows committed after the point in time, present per member",
+            r["rows_after_point_present_per_member"],
         ),
+        ("files written after the backup, present after the restore", r["files_after_backup_present"]),
         ("targets", "all met" if not r["misses"] else "MISSED: " + "; ".join(r["misses"])),
     ]
     rows = [{"what": what, "value": value} for what, value in lines]

@@ -23,6 +23,11 @@
       'db_data_dir': mariadb.data_dir.rstrip('/'),
       'db_service': mariadb.service,
       'db_user': mariadb.user,
+      'log_bin': mariadb.log_bin,
+      'gtid_domain': 0 if fileshare.single_host else mariadb.wsrep_gtid_domain_id,
+      'site_bundle': job.site_bundle,
+      'mysqlbinlog': job.mysqlbinlog,
+      'mariadbd': job.mariadbd,
     } %}
 {%- set command = job.python ~ ' ' ~ job.script %}
 {%- set topology = fileshare.topology %}
@@ -30,6 +35,13 @@
     not the writer (backup_job/source.sls lets this node's key run that copy and nothing else), and the
     files are read through this node's own client mount of the volume. #}
 {%- set remote = topology.node.name in topology.backup_remote %}
+{#- An off-site repository (sftp:USER@HOST:/PATH) is reached with the same key, its host key pinned. #}
+{%- set offsite = salt['fileshare_backup.sftp_target'](backup.repository) %}
+{%- set keyed = remote or offsite %}
+{%- if offsite %}
+{%-   set sftp = {'key': job.ssh_key, 'known_hosts': job.sftp_known_hosts, 'port': backup.sftp.port} %}
+{%-   do config.update({'sftp': sftp}) %}
+{%- endif %}
 {%- if remote %}
 {%-   do config.update({
         'mbstream': job.mbstream,
@@ -49,16 +61,17 @@
 
 restic, mariabackup and rsync are installed:
   pkg.installed:
-    - pkgs: {{ (job.pkgs + (job.remote_pkgs if remote else [])) | json }}
+    - pkgs: {{ (job.pkgs + (job.remote_pkgs if keyed else []) + (job.replay_pkgs if remote else [])) | json }}
 {%- if not fileshare.single_host %}
 
 include:
   - {{ tplroot }}.storage.client
 {%- endif %}
-{%- if remote %}
+{%- if keyed %}
 
-# The key this node copies the database with; its public half reaches the database nodes through the
-# Salt mine (backup_job/source.sls), the private half never leaves this node.
+# The key this node copies the database and reaches an off-site repository with; its public half
+# reaches the database nodes through the Salt mine (backup_job/source.sls) and the off-site host through
+# its operator (`fileshare-backup public-key`); the private half never leaves this node.
 the backup node's ssh key exists:
   fileshare_cmd.run:
     - name: ssh-keygen -q -t ed25519 -N '' -C fileshare-backup@{{ grains.id }} -f {{ job.ssh_key }}
@@ -66,6 +79,21 @@ the backup node's ssh key exists:
     - require:
       - pkg: restic, mariabackup and rsync are installed
       - file: {{ job.ssh_key.rsplit('/', 1)[0] }} is private to root
+{%- endif %}
+{%- if offsite %}
+
+the off-site host's key is pinned:
+  file.managed:
+    - name: {{ job.sftp_known_hosts }}
+    - user: root
+    - group: root
+    - mode: '0600'
+    - contents: {{ salt['fileshare_backup.known_hosts_line'](offsite.host, backup.sftp.port,
+                                                             backup.sftp.host_key) | json }}
+    - require:
+      - file: {{ job.ssh_key.rsplit('/', 1)[0] }} is private to root
+{%- endif %}
+{%- if remote %}
 {%-   set published = salt['mine.get'](grains.id, job.mine_key).get(grains.id) %}
 {%-   set pubkey = salt['file.read'](job.ssh_key ~ '.pub') if salt['file.file_exists'](job.ssh_key ~ '.pub')
                    else '' %}
@@ -102,6 +130,21 @@ the backup repository's password is in a file readable by root only:
     - contents_pillar: fileshare:secrets:backup_password
     - show_changes: False
 
+# The site's pillar (its configuration, secrets and keys: every certificate of the site derives from
+# it or is in it) goes into every snapshot; dataset_pillar: the values are read on the node, never part
+# of the rendered state, and show_changes: False keeps them out of the state's output.
+the site's configuration is kept for the backup, readable by root only:
+  file.serialize:
+    - name: {{ job.site_bundle }}
+    - dataset_pillar: fileshare
+    - serializer: yaml
+    - makedirs: True
+    - dir_mode: '0700'
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+
 the backup job is installed:
   file.managed:
     - name: {{ job.script }}
@@ -110,8 +153,9 @@ the backup job is installed:
     - group: root
     - mode: '0755'
 
-{%- for dir in [job.staging_dir, job.restore_dir, backup.repository]
-               + ([job.ssh_key.rsplit('/', 1)[0]] if remote else []) %}
+{%- for dir in [job.staging_dir, job.restore_dir]
+               + ([] if offsite else [backup.repository])
+               + ([job.ssh_key.rsplit('/', 1)[0]] if keyed else []) %}
 
 {{ dir }} is private to root:
   file.directory:
@@ -132,10 +176,20 @@ the restic repository {{ backup.repository }} exists:
       - file: {{ job.config }}
       - file: {{ job.password_file }}
       - file: {{ job.script }}
+{%- if offsite %}
+      - fileshare_cmd: the backup node's ssh key exists
+      - file: {{ job.sftp_known_hosts }}
+{%- else %}
       - file: {{ backup.repository }}
+{%- endif %}
 
+{#- The binary logs are archived every binlog_interval minutes: a point-in-time restore reaches up to the
+    last archive when the database is lost with its logs. #}
+{%- set every = '*:0/' ~ backup.binlog_interval if backup.binlog_interval < 60
+                else '*-*-* 0/' ~ (backup.binlog_interval // 60) ~ ':00:00' %}
 {%- for unit, what, schedule in [(job.service, 'run', backup.schedule),
-                                  (job.check_service, 'check', job.check_schedule)] %}
+                                  (job.check_service, 'check', job.check_schedule),
+                                  (job.binlog_service, 'binlogs', every)] %}
 
 {{ unit }}.service runs the backup job's {{ what }}:
   file.managed:
@@ -163,7 +217,7 @@ the restic repository {{ backup.repository }} exists:
         Description=fileshare backup job: {{ what }}, {{ schedule }}
         [Timer]
         OnCalendar={{ schedule }}
-        RandomizedDelaySec=600
+        RandomizedDelaySec={{ 30 if what == 'binlogs' else 600 }}
         Persistent=true
         [Install]
         WantedBy=timers.target

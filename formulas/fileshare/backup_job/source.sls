@@ -46,7 +46,7 @@ the copy's configuration is readable by root only:
     - mode: '0600'
     - contents: {{ {'mariabackup': job.mariabackup, 'root_cnf': mariadb.root_cnf, 'socket': mariadb.socket,
                     'db_data_dir': mariadb.data_dir.rstrip('/'), 'db_service': mariadb.service,
-                    'db_user': mariadb.user} | json | json }}
+                    'db_user': mariadb.user, 'log_bin': mariadb.log_bin} | json | json }}
 
 the backup job is installed:
   file.managed:

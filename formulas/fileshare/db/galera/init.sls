@@ -60,6 +60,10 @@ MariaDB Galera settings are managed:
         address: {{ fileshare.node.address | json }}
         node_name: {{ fileshare.node.name | json }}
         evs: {{ fileshare.db.evs | json }}
+        gtid_domain: {{ mariadb.wsrep_gtid_domain_id }}
+        # Events a member writes outside Galera get a domain of the member's own.
+        local_gtid_domain: {{ 100 + members.index(fileshare.node.address) + 1
+                              if fileshare.node.address in members else 100 }}
 
 MariaDB starts at boot and rejoins its cluster:
   service.enabled:
