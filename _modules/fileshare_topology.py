@@ -114,7 +114,8 @@ def derive(config, minion_id=None):
     ``roles``          role -> [node names] (every role, empty when unused); ``addresses`` role -> [addresses]
                        (``backup`` is derived when no node lists it, and added to that node's roles)
     ``db_writers``     database nodes in writer order: the first takes writes, the next takes over
-    ``backup_remote``  backup nodes that hold no database (HA): they copy a Galera member over ssh
+    ``backup_remote``  backup nodes that copy a Galera member over ssh (HA: every backup node; a site
+                       restore sends the restored copy to every member the same way)
     ``ports``          every port (``parameters/defaults.yaml`` ``ports``, overridden by pillar)
     ``names``          ``galera_cluster``, ``sentinel_master``, ``volume``, ``backends`` (HAProxy's
                        ``app``/``db``/``redis`` backends)
@@ -171,9 +172,9 @@ def derive(config, minion_id=None):
             if address not in db_clients:
                 db_clients.append(address)
 
-    # A backup node that holds no database (HA, a node of its own) copies a Galera member over ssh and
-    # mounts the volume; one that is a database node (all_in_one, mini_ha) copies its own server.
-    backup_remote = [] if single_host else [n for n in roles["backup"] if n not in roles["db"]]
+    # On HA the backup node copies a synced Galera member over ssh (itself too, when it is one: mini_ha)
+    # and a site restore sends the copy to every member; all_in_one's copies its own server.
+    backup_remote = [] if single_host else list(roles["backup"])
 
     topology = {
         "architecture": architecture,

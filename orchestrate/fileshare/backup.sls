@@ -14,10 +14,6 @@
 {%- if not node %}
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
-{%- elif topology.architecture not in ['all_in_one', 'full_ha'] %}
-{{ refused('backups are built for this architecture',
-           'backups are built for all_in_one and full_ha so far; ' ~ topology.architecture
-           ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
 {%- else %}
 {{ synced() }}
 {{ call('the backup repository opens with the site password', node, 'fileshare_backup.probe',

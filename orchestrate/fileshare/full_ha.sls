@@ -9,8 +9,8 @@
       storage: glusterd, replica-3 volume
       app software: packages and the product's engine on every app node
       load: HAProxy, keepalived VIP, bind9 primary and secondaries
-      backup (full_ha, a backup node listed): its job once the volume is started, then the database
-      nodes admit its key
+      backup (a node listed with role backup; on mini_ha the last db node): its job once the volume is
+      started, then the database nodes admit its key
     -> app (one node at a time, each mounting the volume) -> smoke check through the VIP.
     The five branches run at once only where no node carries two of them (full_ha): a minion runs one
     state run at a time, so on mini_ha, whose nodes carry every layer, they run one after the other.
@@ -105,25 +105,29 @@
         previous.title) }}
 {%- endif %}
 
-{#- The backup node of its own (full_ha; docs/backup.md): its job and client mount once the volume is
-    started, then the database nodes let its key run the copy. mini_ha's backup node is a database node
-    (render only so far). #}
-{%- if topology.architecture == 'full_ha' and targets('backup') %}
+{#- The backup node (docs/backup.md): its job and client mount once the volume is started, then the
+    database nodes let its key run the copy. #}
+{#- One after the other (mini_ha), the backup comes after the load layer and the smoke check after it. #}
+{%- set smoke_after = [previous.title, 'the load balancers hold the VIP and serve DNS'] %}
+{%- if targets('backup') %}
 {%-   set volume_step = 'the replicated volume is started (from ' ~ targets('storage', first=True) ~ ')' %}
 {%-   set backup_step = 'the backup node mounts the volume and holds the repository and its timers' %}
+{%-   set source_step = "the database nodes let the backup node's key copy them, and nothing else" %}
 
-{{ step(backup_step, targets('backup'), 'fileshare.backup_job', volume_step, parallel=parallel) }}
+{{ step(backup_step, targets('backup'), 'fileshare.backup_job',
+        volume_step if parallel else 'the load balancers hold the VIP and serve DNS', parallel=parallel) }}
 
 {%-   if topology.backup_remote %}
 
-{{ step("the database nodes let the backup node's key copy them, and nothing else", targets('db'),
-        'fileshare.backup_job.source', [backup_step, 'the database cluster is quorate with every member synced'],
-        parallel=parallel) }}
+{{ step(source_step, targets('db'), 'fileshare.backup_job.source',
+        [backup_step, 'the database cluster is quorate with every member synced'], parallel=parallel) }}
+{%-   endif %}
+{%-   if not parallel %}
+{%-     do smoke_after.append(source_step if topology.backup_remote else backup_step) %}
 {%-   endif %}
 {%- endif %}
 
 # Through HTTPS at the service's name on the VIP, from each load node: /health is 200 (database
 # write, Redis, shared data directory all fine) and a file survives a WebDAV PUT/GET round trip.
 {{ step('the file share works end to end through the VIP (health 200, WebDAV round trip)', targets('load'),
-        'fileshare.infra.smoke', [previous.title, 'the load balancers hold the VIP and serve DNS'],
-        parallel=parallel) }}
+        'fileshare.infra.smoke', smoke_after, parallel=parallel) }}

@@ -43,10 +43,6 @@
 {%- if not node %}
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
-{%- elif topology.architecture not in ['all_in_one', 'full_ha'] %}
-{{ refused('restores are built for this architecture',
-           'restores are built for all_in_one and full_ha so far; ' ~ topology.architecture
-           ~ ' renders its backup state but its runbook is not built (docs/backup.md)') }}
 {%- else %}
 {{ synced() }}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',

@@ -8,7 +8,8 @@ converges and its second run changes nothing → through the VIP: health 200 and
 each cluster's own verdict (Galera, Sentinel, Gluster) and HAProxy's backends → the node holding the VIP
 (on mini_ha also a database member, a Redis node and a brick) is killed while a client keeps working
 through the VIP: the VIP moves, the client is served again within a bound, files written before are
-still there → the node comes back and every cluster is whole again.
+still there → the node comes back and every cluster is whole again → a backup on node3 (a database
+node that copies a synced member over ssh) and a site restore that reaches all three members.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from ha_scenario import (  # noqa: F401  (shared fixtures and checks, collected 
     test_sentinels_agree_on_one_master_with_every_replica_connected,
     test_webdav_round_trip_through_the_vip_with_curl,
 )
+from test_all_in_one import Front
+from test_backup import Site, drop_table_and_restore_site, write_and_back_up
 
 # The keepalived, HAProxy and Sentinel timings of docs/faults.md: the VIP moves in ~1-3 s, HAProxy marks
 # a dead database writer DOWN in ~3 s, Sentinel promotes a replica in 7-9 s and HAProxy's Redis front
@@ -110,3 +113,26 @@ def test_killing_the_vip_holder_leaves_clients_served(ha, wait_until):  # noqa: 
     assert wait_until(is_whole, timeout=WHOLE_AGAIN_WITHIN, interval=5), (
         f"the site is not whole again after {victim} returned: {left['problems']}"
     )
+
+
+def test_a_backup_and_a_site_restore_reach_every_member(mini_ha_lab, tmp_path_factory):
+    """The backup node is a database node here (node3): it copies a synced member over ssh, and a site
+    restore sends the restored copy to all three (itself included) before the cluster bootstraps."""
+    topology = mini_ha_lab.topology
+    (backup_node,) = topology["roles"]["backup"]
+    writers = topology["db_writers"]
+    ca = tmp_path_factory.mktemp("ca") / "lab-ca.crt"
+    load = topology["roles"]["load"][0]
+    ca.write_text(mini_ha_lab.node(load).run("cat /etc/fileshare/pki/lab-ca.crt", check=True).stdout)
+    site = Site(mini_ha_lab, Front(topology["vip"]["address"], ca), node=backup_node, db_node=writers[0])
+    write_and_back_up(site, rows=50)
+    assert site.backup["database_source"] == writers[-1], site.backup
+    got = drop_table_and_restore_site(site)
+    assert got["position"]["seqno"] == site.backup["position"]["seqno"], got
+    for member in writers:
+        site.db_node = mini_ha_lab.node(member)
+        rows = site.row_digests()
+        assert {i: rows.get(i) for i in site.rows} == site.rows, member
+    assert site.file_digests(site.before) == site.before
+    assert site.front.curl("GET", "/health", auth=False).status == 200
+    print(f"\nmini_ha backup and site restore on lab {mini_ha_lab.name}: {site.measured}")

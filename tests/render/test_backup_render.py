@@ -93,12 +93,28 @@ def test_a_path_restore_stops_nothing(renderer):
     assert path["arg"] == ["latest", "alice/docs"]
 
 
-@pytest.mark.parametrize("sls", ["fileshare.backup", "fileshare.restore"])
-def test_mini_ha_backups_are_refused_until_built(renderer, sls):
-    found = steps(show(renderer, "mini_ha", MASTER_ID, sls))
-    funs = [fun for _, fun, _ in found]
-    assert funs[0] == "fileshare_pillar.validated"
-    assert funs[1:] == ["test.fail_without_changes"], found
+def test_a_mini_ha_backup_runs_on_the_last_database_node(renderer):
+    found = steps(show(renderer, "mini_ha", MASTER_ID, "fileshare.backup"))
+    calls = [(args.get("name"), args.get("tgt")) for _, fun, args in found if fun == "salt.function"]
+    assert calls == [("fileshare_backup.probe", "node3"), ("fileshare_backup.run", "node3")]
+
+
+def test_a_mini_ha_site_restore_sends_the_copy_to_every_member_then_bootstraps(renderer):
+    found = restore(renderer, "mini_ha", scope="site")
+    order = [(fun, args.get("name") or args.get("sls"), args.get("tgt")) for _, fun, args in found]
+    restore_at = order.index(("salt.function", "fileshare_backup.restore_site", "node3"))
+    recover = order.index(("salt.runner", "galera.recover", None))
+    assert restore_at < recover < order.index(("salt.state", "fileshare.db.quorate", "node1,node2,node3"))
+
+
+def test_the_mini_ha_backup_node_copies_over_ssh_like_a_node_of_its_own(renderer):
+    placed = {s: a for s, _, a in steps(show(renderer, "mini_ha", "node3", "fileshare.backup_job"))}
+    config = json.loads(placed["the backup job's configuration is readable by root only"]["contents"])
+    assert [m["name"] for m in config["db_source"]["members"]] == ["node1", "node2", "node3"]
+    found = steps(show(renderer, "mini_ha", MASTER_ID, "fileshare.mini_ha"))
+    by_sls = {args.get("sls"): args for _, fun, args in found if fun == "salt.state"}
+    assert by_sls["fileshare.backup_job"]["tgt"] == "node3"
+    assert by_sls["fileshare.backup_job.source"]["tgt"] == "node1,node2,node3"
 
 
 def test_a_full_ha_backup_runs_on_the_backup_node(renderer):
@@ -189,9 +205,10 @@ def test_the_firewall_admits_the_backup_node_where_it_copies_and_reads(renderer)
         assert not [r for r in firewall_rules(renderer, "full_ha", other) if bk1 in r["sources"]], other
     served = [r["comment"] for r in firewall_rules(renderer, "full_ha", "bk1") if r["proto"] != "tcp-sport"]
     assert served == ["ssh from the admin sources"]
-    # mini_ha's backup node is a database node: no ssh between the database nodes for it.
+    # mini_ha's backup node (node3) copies the members over ssh as well.
     mini = firewall_rules(renderer, "mini_ha", "node1")
-    assert not [r for r in mini if "backup node" in r["comment"] and r["ports"] == [22]]
+    node3 = {n["name"]: n["address"] for n in renderer.pillar("mini_ha")["nodes"]}["node3"]
+    assert [22] in [r["ports"] for r in mini if node3 in r["sources"]]
 
 
 @pytest.mark.parametrize("arch, node", [("all_in_one", "aio1"), ("full_ha", "bk1")])

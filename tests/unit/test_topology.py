@@ -170,7 +170,8 @@ def test_mini_ha_backup_falls_to_the_last_db_node_not_the_writer():
     t = topology.derive(_mini_ha())
     assert t["db_writers"][0] == "node1"
     assert t["roles"]["backup"] == ["node3"]
-    assert t["backup_remote"] == []
+    # It copies a synced member over ssh like a backup node of its own: a site restore reaches all three.
+    assert t["backup_remote"] == ["node3"]
 
 
 def test_full_ha_has_no_backup_node_unless_one_is_listed():
@@ -178,8 +179,8 @@ def test_full_ha_has_no_backup_node_unless_one_is_listed():
     listed = site()
     listed["nodes"][5]["roles"].append("backup")
     assert topology.derive(listed)["roles"]["backup"] == ["db3"]
-    # A backup node that is a database node copies its own server; only one of its own copies over ssh.
-    assert topology.derive(listed)["backup_remote"] == []
+    # On HA every backup node copies over ssh, a database node too.
+    assert topology.derive(listed)["backup_remote"] == ["db3"]
     own = site()
     own["nodes"].append({"name": "bk1", "address": "10.0.0.80", "roles": ["backup", "infra"]})
     assert topology.derive(own)["backup_remote"] == ["bk1"]

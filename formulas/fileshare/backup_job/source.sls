@@ -11,6 +11,8 @@
 {%- set mariadb = fileshare.mariadb %}
 {%- set topology = fileshare.topology %}
 {%- set holders = topology.roles.backup %}
+{#- The backup node itself when it is a member (mini_ha): its job's configuration serves both. #}
+{%- set holds_job = topology.node.name in holders %}
 {%- set published = salt['mine.get'](holders | join(','), job.mine_key, tgt_type='list') if holders else {} %}
 {%- set keys = [] %}
 {%- for holder in holders if published.get(holder) %}
@@ -37,6 +39,8 @@ sshd runs for the backup node's copy:
     - require:
       - pkg: the database copy's tools and sshd are installed
 
+{%-   if not holds_job %}
+
 the copy's configuration is readable by root only:
   file.managed:
     - name: {{ job.config }}
@@ -47,6 +51,7 @@ the copy's configuration is readable by root only:
     - contents: {{ {'mariabackup': job.mariabackup, 'root_cnf': mariadb.root_cnf, 'socket': mariadb.socket,
                     'db_data_dir': mariadb.data_dir.rstrip('/'), 'db_service': mariadb.service,
                     'db_user': mariadb.user, 'log_bin': mariadb.log_bin} | json | json }}
+{%-   endif %}
 
 the backup job is installed:
   file.managed:
@@ -67,6 +72,8 @@ the backup node's key may run the database copy and nothing else ({{ comment }})
                                                                 topology.addresses.backup) | json }}
     - require:
       - file: {{ job.script }}
+{%-     if not holds_job %}
       - file: {{ job.config }}
+{%-     endif %}
 {%-   endfor %}
 {%- endif %}
