@@ -645,38 +645,40 @@ def _healthy(member, timeout=3):
         return False
 
 
-def _database_copy_remote(cfg, target):
-    """The copy of a synced Galera member that is not the writer (``db_source``, docs/backup.md),
-    streamed over ssh by mariabackup (xbstream) into ``target`` and prepared here: (member, position)."""
-    source = cfg["db_source"]
-    members = source["members"]
+def _pull(cfg, target, command, unpack_argv, what):
+    """Run the forced ``command`` (stream-db, stream-binlogs) on a synced member that is not the writer
+    (``db_source``: choose_source) and unpack what it streams into an empty ``target``: the member."""
+    members = cfg["db_source"]["members"]
     chosen = choose_source(members, {m["name"] for m in members if _healthy(m)})
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True, mode=0o700)
     with tempfile.TemporaryFile() as errors:
-        ssh = subprocess.Popen(ssh_argv(source, chosen), stdout=subprocess.PIPE, stderr=errors)
+        ssh = subprocess.Popen(
+            ssh_argv(cfg["db_source"], chosen, command), stdout=subprocess.PIPE, stderr=errors
+        )
         unpack = subprocess.run(
-            [cfg.get("mbstream", "mbstream"), "-x", "-C", str(target)],
-            stdin=ssh.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
+            [*unpack_argv, str(target)], stdin=ssh.stdout, capture_output=True, text=True, check=False
         )
         ssh.stdout.close()
         code = ssh.wait()
         errors.seek(0)
         said = errors.read().decode(errors="replace").strip().splitlines()
     if code != 0:
-        raise BackupError(
-            f"the database copy from {chosen['name']} failed (ssh exit {code}): {' | '.join(said[-3:])}"
-        )
+        raise BackupError(f"{what} from {chosen['name']} failed (ssh exit {code}): {' | '.join(said[-3:])}")
     if unpack.returncode != 0:
-        raise BackupError(
-            f"mbstream could not unpack the copy from {chosen['name']}: {unpack.stderr.strip()}"
-        )
+        raise BackupError(f"{what} from {chosen['name']} did not unpack: {unpack.stderr.strip()}")
+    return chosen["name"]
+
+
+def _database_copy_remote(cfg, target):
+    """The copy of a synced Galera member that is not the writer (``db_source``, docs/backup.md),
+    streamed over ssh by mariabackup (xbstream) into ``target`` and prepared here: (member, position)."""
+    member = _pull(
+        cfg, target, "stream-db", [cfg.get("mbstream", "mbstream"), "-x", "-C"], "the database copy"
+    )
     _prepare(cfg, target)
-    return chosen["name"], _read_position(target)
+    return member, _read_position(target)
 
 
 def _sql(cfg, statement):
@@ -822,28 +824,7 @@ def _binlogs_local(cfg, target):
 
 def _binlogs_remote(cfg, target):
     """The closed binary logs of a synced member (the backup's choice of member) into ``target``."""
-    members = cfg["db_source"]["members"]
-    chosen = choose_source(members, {m["name"] for m in members if _healthy(m)})
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True, mode=0o700)
-    with tempfile.TemporaryFile() as errors:
-        ssh = subprocess.Popen(
-            ssh_argv(cfg["db_source"], chosen, "stream-binlogs"), stdout=subprocess.PIPE, stderr=errors
-        )
-        unpack = subprocess.run(
-            ["tar", "-x", "-C", str(target)], stdin=ssh.stdout, capture_output=True, text=True, check=False
-        )
-        ssh.stdout.close()
-        code = ssh.wait()
-        errors.seek(0)
-        said = errors.read().decode(errors="replace").strip().splitlines()
-    if code != 0 or unpack.returncode != 0:
-        raise BackupError(
-            f"the binary logs of {chosen['name']} did not arrive (ssh exit {code}): "
-            f"{' | '.join(said[-3:]) or unpack.stderr.strip()}"
-        )
-    return chosen["name"]
+    return _pull(cfg, target, "stream-binlogs", ["tar", "-x", "-C"], "the binary logs")
 
 
 def archive_binlogs(config=CONFIG):
