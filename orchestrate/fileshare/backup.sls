@@ -2,9 +2,10 @@
       salt-run state.orchestrate fileshare.backup
 
     validate pillar -> the site has a backup node, on an architecture whose backup is built ->
-    modules synced -> the repository opens with the site's password (else one message naming the
-    problem: unreachable, not initialised, wrong password) -> the backup: mariabackup's prepared copy of
-    the database, then the data directory, into one restic snapshot tagged with the database position;
+    modules synced on the backup node -> the repository opens with the site's password (else one
+    message naming the problem: unreachable, not initialised, wrong password) -> the backup:
+    mariabackup's prepared copy of the database, then the data directory, into one restic snapshot
+    tagged with the database position;
     old snapshots forgotten by fileshare:backup:retention. The step's return names the snapshot, the
     GTID and the durations. -#}
 {%- from "fileshare/steps.jinja" import targets, validated, synced, call, refused, topology with context %}
@@ -15,9 +16,10 @@
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
 {%- else %}
-{{ synced() }}
+{#- Only the backup node is called: syncing every node would cost the users more than the backup. #}
+{{ synced("the suite's modules are synced to the backup node", node) }}
 {{ call('the backup repository opens with the site password', node, 'fileshare_backup.probe',
-        after="the suite's modules are synced to every node") }}
+        after="the suite's modules are synced to the backup node") }}
 {{ call('a backup is taken (database copy, then files) and old snapshots forgotten', node,
         'fileshare_backup.run') }}
 {%- endif %}

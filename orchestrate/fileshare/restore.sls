@@ -12,7 +12,7 @@
                              back in place while the site keeps serving; files created since are kept
 
     validate pillar -> the site has a backup node, on an architecture whose restore is built -> modules
-    synced -> the snapshot, scope and path are checked on the backup node: the repository opens, the
+    synced (site: every node; path: the backup node) -> the snapshot, scope and path are checked on the backup node: the repository opens, the
     snapshot exists, the path is in it (else one message naming the problem; no node has changed) ->
     site: the app server and WebDAV stopped on the app nodes -> database and data directory restored
     (what was there is kept beside as *.pre-restore-<time>); on HA MariaDB is stopped on every database
@@ -44,9 +44,12 @@
 {{ refused('a node holds the backup repository',
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
 {%- else %}
-{{ synced() }}
+{#- A path restore calls the backup node only, while the site serves: it syncs that node only. #}
+{%-   set synced_title = "the suite's modules are synced to " ~ ('every node' if scope == 'site'
+                                                                  else 'the backup node') %}
+{{ synced(synced_title, none if scope == 'site' else node) }}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',
-        [snapshot, scope, path], when, after="the suite's modules are synced to every node") }}
+        [snapshot, scope, path], when, after=synced_title) }}
 {%-   if scope == 'site' %}
 {%-     for service in writers %}
 {{ gate(service ~ ' is stopped on the app nodes (no writes during the restore)', targets('app'),
