@@ -471,11 +471,18 @@ def _env(cfg):
 BACKGROUND = ["nice", "-n", "10", "ionice", "-c", "2", "-n", "7"]
 
 
+def limit_args(kib):
+    """restic's own throttle: --limit-upload caps what a backup writes to the repository (any backend,
+    local too), so an off-site backup does not fill the site's uplink, and new files are read no
+    faster than they are written. 0: no cap."""
+    return ["--limit-upload", str(kib)] if kib else []
+
+
 def _restic(cfg, *args, check=True, background=False):
     env = {**_env(cfg), **({"GOMAXPROCS": "1"} if background else {})}
     options = (
         ["-o", "sftp.command=" + sftp_command(cfg["repository"], cfg["sftp"])] if cfg.get("sftp") else []
-    )
+    ) + (limit_args(cfg.get("limit_kib")) if background else [])
     argv = (BACKGROUND if background else []) + [cfg.get("restic", "restic"), *options, *args]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:

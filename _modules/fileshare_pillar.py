@@ -458,6 +458,8 @@ SCHEMA = {
                 },
                 # Minutes between two archives of the binary logs (point-in-time restore).
                 "binlog_interval": {"type": "integer", "minimum": 1, "maximum": 1440},
+                # KiB/s restic writes at most (--limit-upload), 0 for no cap.
+                "limit_kib": {"type": "integer", "minimum": 0, "maximum": 10485760},
                 # The off-site host of an sftp: repository: its ssh port and its host key, pinned (the
                 # line ssh-keyscan prints for it, without the host name: 'ssh-ed25519 AAAA...').
                 "sftp": _fixed(

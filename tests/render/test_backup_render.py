@@ -51,8 +51,10 @@ def test_the_backup_job_keeps_the_password_out_of_the_rendered_state(renderer, a
     assert "restic" in placed["restic, mariabackup and rsync are installed"]["pkgs"]
 
 
-def test_the_backup_timer_follows_the_pillar_schedule(renderer):
-    pillar = {"fileshare": {"backup": {"schedule": "*-*-* 04:15:00", "retention": {"daily": 3}}}}
+def test_the_backup_timer_and_job_follow_the_pillar(renderer):
+    pillar = {
+        "fileshare": {"backup": {"schedule": "*-*-* 04:15:00", "retention": {"daily": 3}, "limit_kib": 4096}}
+    }
     result = show(renderer, "all_in_one", "aio1", "fileshare.backup_job", pillar)
     placed = {state_id: args for state_id, _, args in steps(result)}
     timer = next(
@@ -60,7 +62,7 @@ def test_the_backup_timer_follows_the_pillar_schedule(renderer):
     )
     assert "OnCalendar=*-*-* 04:15:00" in timer["contents"]
     config = json.loads(placed["the backup job's configuration is readable by root only"]["contents"])
-    assert config["retention"]["daily"] == 3
+    assert config["retention"]["daily"] == 3 and config["limit_kib"] == 4096
 
 
 def test_a_backup_checks_the_repository_before_it_runs(renderer):

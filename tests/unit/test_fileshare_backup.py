@@ -169,6 +169,11 @@ def test_forget_keeps_what_the_retention_says():
     assert fb.forget_args({}) == ["--keep-last", "1"]
 
 
+def test_the_throttle_is_restic_s_upload_limit_and_zero_means_none():
+    assert fb.limit_args(8192) == ["--limit-upload", "8192"]
+    assert fb.limit_args(0) == [] and fb.limit_args(None) == []
+
+
 def test_site_restore_restores_the_data_directory():
     assert fb.restore_target("site", "", "/srv/fileshare/data/") == "/srv/fileshare/data"
 

@@ -549,6 +549,13 @@ BAD += [
         "/srv/fileshare/data/.restic lies inside the data directory it backs up",
     ),
     (
+        "a_negative_backup_limit",
+        "all_in_one",
+        _set(["backup"], {"limit_kib": -1}),
+        "fileshare:backup:limit_kib",
+        "violates minimum 0 (got -1)",
+    ),
+    (
         "two_backup_nodes",
         "mini_ha",
         lambda d: [n["roles"].append("backup") for n in d["nodes"][:2]],

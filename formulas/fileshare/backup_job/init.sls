@@ -11,6 +11,7 @@
 {%- set config = {
       'repository': backup.repository,
       'retention': backup.retention,
+      'limit_kib': backup.limit_kib,
       'password_file': job.password_file,
       'host': grains.get('id', ''),
       'data_dir': fileshare.app.data_dir.rstrip('/'),
