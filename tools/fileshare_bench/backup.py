@@ -42,6 +42,7 @@ from fileshare_bench.target import BenchError, Target
 
 FILE_MIB = 8
 ROWS_BEFORE, ROWS_AFTER = 2000, 200
+HOME_FILES = 16
 # The rows after the backup: ids from ROWS_BEFORE up to the point in time, the rest after it.
 ROWS_UP_TO_POINT = 100
 TARGET_RESTORE_SECONDS = 300
@@ -179,6 +180,9 @@ def drill(args) -> dict:
     print(f"[backup] writing {args.mib} MiB of files through the VIP and {ROWS_BEFORE} rows on {writer}")
     t = time.monotonic()
     files = _write_files(client, folder, max(1, args.mib // FILE_MIB), FILE_MIB << 20)
+    # A user's folder, deleted after the backup and restored alone while the load runs.
+    home = f"{folder}-home"
+    home_files = _write_files(client, home, HOME_FILES, 64 << 10)
     result["write_seconds"] = round(time.monotonic() - t, 1)
     _sql(lab, writer, f"CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(255) NOT NULL)")
     rows = _insert(lab, writer, table, 0, ROWS_BEFORE)
@@ -192,8 +196,22 @@ def drill(args) -> dict:
         t_done = load.now()
         load.mark("backup done")
         time.sleep(5)
+        if ok:
+            status, _ = client.request("DELETE", f"/{home}/")
+            if status not in (204, 200):
+                raise BenchError(f"DELETE /{home}/ answered {status}")
+            t_path = load.now()
+            load.mark("path restore")
+            path_seconds, path_ok, path_out = orchestrate(
+                lab, "fileshare.restore", {"restore": {"scope": "path", "path": home}}
+            )
+            t_path_done = load.now()
+            load.mark("path restored")
+            time.sleep(5)
     if not ok:
         raise BenchError(f"fileshare.backup failed: {json.dumps(out)[:2000]}")
+    if not path_ok:
+        raise BenchError(f"fileshare.restore scope path failed: {json.dumps(path_out)[:2000]}")
     from fileshare_lab import logic
 
     job = logic.step_return(out, "fileshare_backup.run") or {}
@@ -211,6 +229,14 @@ def drill(args) -> dict:
         p99_during_backup_ms=during["p99_ms"],
         failed_during_backup=during["failed"],
         errors_during_backup=during["errors"],
+    )
+    path_during = load.run.summary(t_path, t_path_done)
+    result.update(
+        path_restore_orchestration_seconds=round(path_seconds, 1),
+        path_files_acknowledged=len(home_files),
+        path_files_identical=_read_back(client, home_files)[0],
+        failed_during_path_restore=path_during["failed"],
+        p99_during_path_restore_ms=path_during["p99_ms"],
     )
     code, text = node_run(lab, backup_node, "du -sb /var/backups/fileshare/restic | cut -f1")
     result["repository_bytes"] = int(text.split()[0]) if code == 0 and text.split() else None
@@ -291,9 +317,15 @@ def misses(result: dict) -> list[str]:
     for member, count in result["rows_after_point_present_per_member"].items():
         if count:
             found.append(f"{count} rows committed after the point in time present on {member}")
+    if result["path_files_identical"] != result["path_files_acknowledged"]:
+        found.append(
+            f"{result['path_files_acknowledged'] - result['path_files_identical']} files of the restored"
+            " path lost or changed"
+        )
     if result["load_failed"]:
         found.append(
-            f"{result['load_failed']} failed requests ({result['failed_during_backup']} during the backup)"
+            f"{result['load_failed']} failed requests ({result['failed_during_backup']} during the backup,"
+            f" {result['failed_during_path_restore']} during the path restore)"
         )
     limit = TARGET_P99_FACTOR * result["p99_before_ms"]
     if result["p99_during_backup_ms"] > limit:
@@ -325,6 +357,12 @@ def _table(r: dict) -> str:
         ("repository size (MiB)", round((r["repository_bytes"] or 0) / 2**20, 1)),
         ("load: requests / failed", f"{r['load_requests']} / {r['load_failed']}"),
         ("p99 before / during the backup (ms)", f"{r['p99_before_ms']} / {r['p99_during_backup_ms']}"),
+        (
+            "path restore under the load: orchestration (s) / files identical / failed requests / p99 (ms)",
+            f"{r['path_restore_orchestration_seconds']} / {r['path_files_identical']} of"
+            f" {r['path_files_acknowledged']} / {r['failed_during_path_restore']} /"
+            f" {r['p99_during_path_restore_ms']}",
+        ),
         (
             "RPO: age at the disaster of the backup (files) / of the last binlog archive (database) (s)",
             f"{r['rpo_seconds']} / {r['rpo_database_seconds']}",
