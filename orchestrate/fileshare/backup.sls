@@ -18,8 +18,7 @@
 {%- else %}
 {#- Only the backup node is called: syncing every node would cost the users more than the backup. #}
 {{ synced("the suite's modules are synced to the backup node", node) }}
-{{ call('the backup repository opens with the site password', node, 'fileshare_backup.probe',
-        after="the suite's modules are synced to the backup node") }}
+{{ call('the backup repository opens with the site password', node, 'fileshare_backup.probe') }}
 {{ call('a backup is taken (database copy, then files) and old snapshots forgotten', node,
         'fileshare_backup.run') }}
 {%- endif %}

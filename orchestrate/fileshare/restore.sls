@@ -12,8 +12,9 @@
                              back in place while the site keeps serving; files created since are kept
 
     validate pillar -> the site has a backup node, on an architecture whose restore is built -> modules
-    synced (site: every node; path: the backup node) -> the snapshot, scope and path are checked on the backup node: the repository opens, the
-    snapshot exists, the path is in it (else one message naming the problem; no node has changed) ->
+    synced (site: every node; path: the backup node) -> the snapshot, scope and path are checked on
+    the backup node: the repository opens, the snapshot exists, the path is in it (else one message
+    naming the problem; no node has changed) ->
     site: the app server and WebDAV stopped on the app nodes -> database and data directory restored
     (what was there is kept beside as *.pre-restore-<time>); on HA MariaDB is stopped on every database
     node first, each gets the same restored copy, and the galera.recover runner bootstraps the cluster
@@ -45,11 +46,13 @@
            'no node holds role backup (fileshare:nodes): docs/backup.md') }}
 {%- else %}
 {#- A path restore calls the backup node only, while the site serves: it syncs that node only. #}
-{%-   set synced_title = "the suite's modules are synced to " ~ ('every node' if scope == 'site'
-                                                                  else 'the backup node') %}
-{{ synced(synced_title, none if scope == 'site' else node) }}
+{%-   if scope == 'site' %}
+{{ synced() }}
+{%-   else %}
+{{ synced("the suite's modules are synced to the backup node", node) }}
+{%-   endif %}
 {{ call('the snapshot, scope and path are checked before anything changes', node, 'fileshare_backup.resolve',
-        [snapshot, scope, path], when, after=synced_title) }}
+        [snapshot, scope, path], when) }}
 {%-   if scope == 'site' %}
 {%-     for service in writers %}
 {{ gate(service ~ ' is stopped on the app nodes (no writes during the restore)', targets('app'),
