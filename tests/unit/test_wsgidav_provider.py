@@ -289,3 +289,55 @@ def test_a_fence_nobody_ticks_holds_no_write_back(program):
     now[0] = 61.1
     fence.beat()
     assert fence.stopped_since(60.5) is False
+
+
+def answer(text):
+    """An error answer as redis-py's own parser turns it into an exception."""
+    from redis._parsers.base import BaseParser
+
+    return BaseParser.parse_error(text)
+
+
+@pytest.mark.parametrize(
+    "text, resent",
+    [
+        ("NOREPLICAS Not enough good replicas to write.", True),  # a new master before its replica
+        ("READONLY You can't write against a read only replica.", True),
+        ("LOADING Redis is loading the dataset in memory", True),
+        ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", True),
+        ("WRONGTYPE Operation against a key holding the wrong kind of value", False),
+        ("ERR unknown command 'NOREPLICAS'", False),
+    ],
+)
+def test_a_command_is_resent_only_for_a_hand_over_answer(program, text, resent):
+    from redis.backoff import NoBackoff
+
+    errors = [answer(text), answer(text)]
+    failed = []
+
+    def command():
+        if errors:
+            raise errors.pop(0)
+        return "OK"
+
+    retry = program.FailoverRetry(NoBackoff(), 3)
+    if resent:
+        assert retry.call_with_retry(command, failed.append) == "OK"
+        assert len(failed) == 2
+    else:
+        with pytest.raises(Exception, match=text.split(" ", 1)[1][:20]):
+            retry.call_with_retry(command, failed.append)
+        assert failed == []
+
+
+def test_a_broken_connection_is_resent_and_a_lasting_one_raised(program):
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError
+
+    def command():
+        raise ConnectionError("Connection reset by peer")
+
+    failed = []
+    with pytest.raises(ConnectionError):
+        program.FailoverRetry(NoBackoff(), 3).call_with_retry(command, failed.append)
+    assert len(failed) == 4  # the first try and 3 resends
