@@ -94,9 +94,33 @@ def test_database_and_redis_fronts_find_a_dead_primary_within_a_second(
     assert "on-marked-down shutdown-sessions" in default_server
 
 
-def test_the_redis_front_counts_a_master_only_with_a_replica(renderer):
-    front = sections(haproxy_cfg(renderer))[f"listen {BACKENDS['redis']}"]
-    assert "tcp-check expect rstring role:master\\s+connected_slaves:[1-9]" in front
+REPLICA = "slave0:ip=10.0.0.2,port=6379,state=online,offset=1,lag=0\r\n"
+
+
+@pytest.fixture(scope="module")
+def redis_front(renderer):
+    return sections(haproxy_cfg(renderer))[f"listen {BACKENDS['redis']}"]
+
+
+@pytest.mark.parametrize(
+    "info, admitted",
+    [
+        ("role:master\r\nconnected_slaves:2\r\nmin_slaves_good_slaves:2\r\n" + REPLICA, True),
+        # a new master whose replica is attached but not yet good: it refuses writes (NOREPLICAS)
+        ("role:master\r\nconnected_slaves:1\r\nmin_slaves_good_slaves:0\r\n" + REPLICA, False),
+        # a master handing over: min-replicas-to-write 0 (no good-replica line), writes paused
+        ("role:master\r\nconnected_slaves:2\r\n" + REPLICA, True),
+        # a restarted or healed old master, alone
+        ("role:master\r\nconnected_slaves:0\r\nmin_slaves_good_slaves:0\r\n", False),
+        ("role:master\r\nconnected_slaves:0\r\n", False),
+        ("role:slave\r\nmaster_host:10.0.0.1\r\n", False),
+    ],
+)
+def test_the_redis_front_counts_a_master_only_while_it_takes_writes(redis_front, info, admitted):
+    front = redis_front
+    (expect,) = [line for line in front if line.startswith("tcp-check expect rstring role:master")]
+    # HAProxy's regex (PCRE) on `info replication`, as Redis 7 words it.
+    assert bool(re.search(expect.split(" rstring ", 1)[1], "# Replication\r\n" + info)) is admitted
     # QUIT with the question: Redis closes after answering, so a wrong answer fails the check at once.
     assert 'tcp-check send "info replication\\r\\nQUIT\\r\\n"' in front
 
