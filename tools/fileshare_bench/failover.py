@@ -582,6 +582,9 @@ def run_scenario(
         "stale": sum(1 for r in records if "content differs" in r.error),
         "slowest": round(max((r.latency for r in records), default=0.0), 2),
         "first_errors": sorted({r.error for r in records if r.error})[:3],
+        # When the first failed requests began (s after the fault) says which step of the failover
+        # failed them, as for slow requests below.
+        "error_at": [round(r.t + web_offset - fault, 2) for r in records if r.error][:5],
         # When a slow request began (s after the fault) says which step of the failover held it.
         "slow": [
             {"op": r.op, "at": round(r.t + web_offset - fault, 2), "seconds": round(r.latency, 2)}
