@@ -149,7 +149,7 @@ def results(full_ha_lab):
 GRAY = [
     pytest.param("db-freeze", ["db", "db-php"], id="a_frozen_database_writer_costs_seconds_and_no_row"),
     pytest.param("redis-partition", ["redis"], id="a_cut_off_redis_master_costs_seconds_and_no_write"),
-    # Long, for a known defect: in 2 of 5 runs on 2026-12-07 (one a clean-clone CI run) the app nodes'
+    # Long, for a known defect: in 2 of 8 runs on 2026-12-07 (one a clean-clone CI run) the app nodes'
     # Gluster client stopped answering after the brick came back (fds not reopened, "Failed getlk ...
     # File descriptor in bad state", the gluster/glusterfs#3183 class), every later file operation on
     # both app nodes hung in D state, and every test after it on the lab failed. Until that is fixed
