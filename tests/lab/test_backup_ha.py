@@ -9,10 +9,9 @@ holds the table and the files → a folder deleted → `fileshare.restore` scope
 the volume (sha256 of every file acknowledged before the backup; a file written since elsewhere
 untouched) → the table dropped → `fileshare.restore` scope site: every member runs the restored copy
 (each acknowledged row read on each member) and every file is back by sha256 (marked long: `make
-test-lab-long`) → the snapshot holds the
-site's pillar → a restore to a second T rolls the restored copy forward with a member's archived binary
-logs: every member holds exactly the rows committed before T. Names are unique per run
-(--reuse-deployed).
+test-lab-long`) → the snapshot holds the site's pillar → a restore to a second T rolls the restored
+copy forward with a member's archived binary logs: every member holds exactly the rows committed
+before T. Names are unique per run (--reuse-deployed).
 """
 
 from __future__ import annotations

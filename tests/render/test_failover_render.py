@@ -117,12 +117,14 @@ def redis_front(renderer):
     ],
 )
 def test_the_redis_front_counts_a_master_only_while_it_takes_writes(redis_front, info, admitted):
-    front = redis_front
-    (expect,) = [line for line in front if line.startswith("tcp-check expect rstring role:master")]
+    (expect,) = [line for line in redis_front if line.startswith("tcp-check expect rstring role:master")]
     # HAProxy's regex (PCRE) on `info replication`, as Redis 7 words it.
     assert bool(re.search(expect.split(" rstring ", 1)[1], "# Replication\r\n" + info)) is admitted
+
+
+def test_the_redis_front_asks_and_quits_in_one_packet(redis_front):
     # QUIT with the question: Redis closes after answering, so a wrong answer fails the check at once.
-    assert 'tcp-check send "info replication\\r\\nQUIT\\r\\n"' in front
+    assert 'tcp-check send "info replication\\r\\nQUIT\\r\\n"' in redis_front
 
 
 @pytest.mark.parametrize("minion", ["lb1", "lb2"])

@@ -81,7 +81,8 @@ class FailoverRetry(Retry):
 
     def __init__(self, backoff, retries):
         super().__init__(backoff, retries)
-        self.update_supported_errors([*TRANSIENT, ResponseError])
+        # Every error answer reaches `transient`, which decides (the TRANSIENT classes are among them).
+        self.update_supported_errors([ResponseError])
 
     def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
         def retryable(error):
