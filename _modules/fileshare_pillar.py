@@ -413,6 +413,14 @@ SCHEMA = {
                 "backend": {"enum": ["", "local", "glusterfs"]},
                 # HA: where app nodes mount the volume; it must hold app:data_dir.
                 "mount_point": _path(),
+                # HA: the watch that remounts a wedged FUSE client (seconds).
+                "mount_watch": _fixed(
+                    {
+                        "every": {"type": "number", "minimum": 0.5, "maximum": 60},
+                        "probe_timeout": {"type": "number", "minimum": 1, "maximum": 60},
+                        "stall": {"type": "integer", "minimum": 10, "maximum": 3600},
+                    }
+                ),
                 # A free map: Gluster volume option -> value (gluster volume set).
                 "options": {
                     "type": "object",

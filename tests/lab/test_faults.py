@@ -12,6 +12,7 @@ scenario's measured promise: a bound on a number the scenario reports.
 from __future__ import annotations
 
 import operator
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,60 @@ def test_gray_failure(cluster, target, scenario, writers):
     assert web["slowest"] < slowest, f"{scenario}: a WebDAV request stalled: {clients}"
     for name in writers:
         assert clients[name]["gap"] < gap, f"{scenario}: {name} stopped too long: {clients}"
+
+
+def _watch_state(node) -> tuple[int, int]:
+    """The mount watch's (last time a write came back, remounts since it started)."""
+    out = node.run("cat /run/fileshare-mount-watch/last").stdout.split()
+    return (int(out[0]), int(out[1])) if len(out) == 2 else (0, -1)
+
+
+def test_a_wedged_storage_client_is_remounted_and_its_node_serves_again(full_ha_lab, wait_until):
+    """The storage-cut hang (docs/faults.md, known defect) left the FUSE client of an app node alive but
+    answering nothing. Its stand-in here: the client stopped (SIGSTOP), the storage untouched. The mount
+    watch must find it wedged, kill it and mount the volume anew, and the node must take writes again."""
+    app = full_ha_lab.role("app")[0]
+    # What the node was deployed with: the watch's mount point, the data watch's probe and user.
+    mount_point = app.run(
+        "sed -n 's/^mount_point=//p' /usr/local/libexec/fileshare-mount-watch"
+    ).stdout.strip()
+    probe = app.run("sed -n 's/^probe=//p' /usr/local/libexec/fileshare-data-watch").stdout.strip()
+    user = app.run("systemctl show -p User --value fileshare-data-watch").stdout.strip()
+    assert mount_point and probe and user, (mount_point, probe, user)
+    find_client = f"pgrep -o -f -- 'glusterfs .*{mount_point}$'"
+    wedged = app.run(find_client).stdout.strip()
+    assert wedged, f"{app.name}: no FUSE client for {mount_point}"
+    _, remounts = _watch_state(app)
+    assert remounts >= 0, f"{app.name}: the mount watch reports nothing"
+    app.run(f"kill -STOP {wedged}", check=True)
+    try:
+        # stall (20 s) after the last write came back, a probe's 5 s, the remount.
+        remounted = wait_until(lambda: _watch_state(app)[1] > remounts, timeout=90, interval=1)
+        assert remounted, (
+            f"{app.name}: no remount of a wedged client in 90 s: "
+            + app.run("journalctl -u fileshare-mount-watch --no-pager | tail -5").stdout
+        )
+    finally:
+        app.run(f"kill -CONT {wedged} 2>/dev/null")
+    fresh = app.run(find_client).stdout.strip()
+    assert fresh and fresh != wedged, f"{app.name}: the wedged client {wedged} still serves ({fresh})"
+    journal = app.run("journalctl -u fileshare-mount-watch --no-pager").stdout
+    assert "the client is wedged" in journal and "remounted" in journal, journal[-2000:]
+    # The node is back: the app's own user writes through the new client, and the data watch, which
+    # HAProxy's node check reads, has got a write through since.
+    probe = f"{probe}-wedge-test"
+    app.run(
+        f"timeout 10 runuser -u {user} -- sh -c 'echo ok > {probe} && cat {probe} && rm {probe}'", check=True
+    )
+    remounted_at = _watch_state(app)[0]
+    assert wait_until(
+        lambda: float(app.run("cut -d' ' -f1 /run/fileshare-data-watch/last").stdout or 0) > remounted_at,
+        timeout=30,
+    ), f"{app.name}: the data watch has not got a write through since the remount"
+    # The new client lives in the mount's own unit: restarting the watch (a redeploy) leaves it alone.
+    app.run("systemctl restart fileshare-mount-watch", check=True)
+    time.sleep(3)
+    assert app.run(find_client).stdout.strip() == fresh, f"{app.name}: restarting the watch took the mount"
 
 
 @pytest.mark.parametrize("number, promises", PROMISES)

@@ -5,10 +5,12 @@
     neither Salt nor a reboot starts Apache or php-fpm on an empty local directory. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import mapdata as fileshare with context %}
+{%- from tplroot ~ "/libtofs.jinja" import files_switch with context %}
 {%- set storage = fileshare.storage %}
 {%- set mount_point = storage.mount_point.rstrip('/') %}
 {%- set servers = fileshare.topology.addresses.storage %}
 {%- set volume = fileshare.topology.names.volume %}
+{%- set mount_watch = 'fileshare-mount-watch' %}
 {%- set backup = ['backup-volfile-servers=' ~ servers[1:] | join(':')] if servers | length > 1 else [] %}
 {#- No kernel-side caching of names and attributes either: another app node may have just changed them.
     direct-io-mode: no kernel page cache for file data. Measured on the lab kernel: a rewrite of the same
@@ -65,6 +67,53 @@ the volume's FUSE client runs with the current mount options:
   fileshare_cmd.run:
     - name: umount -l {{ mount_point }} && mount {{ mount_point }}
     - unless: {{ fuse_client_checks | join(' && ') | json }}
+    - require:
+      - mount: volume {{ volume }} is mounted at {{ mount_point }}
+
+{#- A wedged FUSE client hangs every file operation of the node until someone kills it: the mount
+    watch does, once the storage is known to be there (files/default/mount-watch.sh.jinja). #}
+the mount watch is installed:
+  file.managed:
+    - name: /usr/local/libexec/{{ mount_watch }}
+    - source: {{ files_switch(['mount-watch.sh.jinja'], lookup='mount-watch') }}
+    - template: jinja
+    - makedirs: True
+    - mode: '0755'
+    - context:
+        mount_point: {{ mount_point | json }}
+        mount_unit: {{ mount_unit | json }}
+        node: {{ fileshare.node.name | json }}
+        servers: {{ servers | json }}
+        port: {{ fileshare.topology.ports.glusterd }}
+        stall: {{ storage.mount_watch.stall }}
+        every: {{ storage.mount_watch.every }}
+        probe_timeout: {{ storage.mount_watch.probe_timeout }}
+
+the mount watch's unit is installed:
+  file.managed:
+    - name: /etc/systemd/system/{{ mount_watch }}.service
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (fileshare.storage.client).
+        [Unit]
+        Description=fileshare mount watch (remounts a wedged GlusterFS client)
+        After=remote-fs.target
+        [Service]
+        ExecStart=/usr/local/libexec/{{ mount_watch }}
+        RuntimeDirectory={{ mount_watch }}
+        RuntimeDirectoryMode=0755
+        Restart=always
+        RestartSec=1
+        [Install]
+        WantedBy=multi-user.target
+
+the mount watch runs:
+  service.running:
+    - name: {{ mount_watch }}
+    - enable: True
+    - watch:
+      - file: the mount watch is installed
+      - file: the mount watch's unit is installed
     - require:
       - mount: volume {{ volume }} is mounted at {{ mount_point }}
 {%-   for service in services %}
