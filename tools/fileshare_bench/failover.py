@@ -16,8 +16,9 @@ The two writers run in an app node (the product's place), one that the scenario 
 venv of the site's wheel mirror (the OS has neither PyMySQL nor redis-py in the nodes' Python). Their
 password comes on stdin, never on a command line.
 
-A scenario faults one node (kill, partition or freeze: fileshare-lab) or moves a primary on purpose
-(the database writer's switchover and failback, the Redis master's hand-over), holds, heals, waits for
+A scenario faults one node (kill, partition or freeze: fileshare-lab; app-wedge: an app node's storage
+client stopped until its mount watch replaces it) or moves a primary on purpose (the database
+writer's switchover and failback, the Redis master's hand-over), holds, heals, waits for
 the whole site to be healthy again, then counts what was lost: acknowledged rows missing on any db
 node, acknowledged keys missing through the VIP. Each scenario runs --rounds times; the report gives
 min / median / max. Writes build/bench/failover.json and failover.md; exits 1 when a goal is missed
@@ -45,7 +46,11 @@ PLANNED = ("db-switchover", "redis-handover")
 # false-positive side of short timeouts: a loaded but alive primary must keep its place.
 LOADED = "all-loaded"
 BURNERS = 2  # busy loops per node
-SCENARIOS = tuple(f"{layer}-{kind}" for layer in LAYERS for kind in KINDS) + PLANNED + (LOADED,)
+# An app node's storage client wedged (alive, answering nothing: the state a storage cut once left both
+# app nodes in, docs/faults.md), stood in for by stopping it; the mount watch must replace it.
+WEDGE = "app-wedge"
+WEDGE_WAIT = 60.0  # seconds for the mount watch to remount (its stall is 20 s)
+SCENARIOS = tuple(f"{layer}-{kind}" for layer in LAYERS for kind in KINDS) + PLANNED + (LOADED, WEDGE)
 # Issue 12's goals, on the median of the rounds: (scenario, client, metric, bound).
 GOALS = [
     ("db-kill", "db", "gap", 2.0),
@@ -437,6 +442,30 @@ def victim(cluster, layer: str) -> str:
     return holders[0]
 
 
+def wedge(cluster, node: str, marks: dict, now) -> None:
+    """Stop NODE's FUSE client and wait for its mount watch to replace it (marks: remounted)."""
+    from fileshare_bench.faults.probes import FaultError
+
+    watch = "/run/fileshare-mount-watch/last"
+    mount_point = cluster.run(node, "sed -n 's/^mount_point=//p' /usr/local/libexec/fileshare-mount-watch")
+    find = f"pgrep -o -f -- 'glusterfs .*{mount_point.stdout.strip()}$'"
+    client = cluster.run(node, find).stdout.strip()
+    before = cluster.run(node, f"cut -d' ' -f2 {watch}").stdout.strip()
+    if not client or not before:
+        raise FaultError(f"{node}: no FUSE client or no mount watch to wedge")
+    cluster.run(node, f"kill -STOP {client}")
+    deadline = now() + WEDGE_WAIT
+    try:
+        while now() < deadline:
+            if cluster.run(node, f"cut -d' ' -f2 {watch}").stdout.strip() not in ("", before):
+                marks["remounted"] = now()
+                return
+            time.sleep(0.5)
+        raise FaultError(f"{node}: the mount watch did not replace a wedged client in {WEDGE_WAIT:.0f} s")
+    finally:
+        cluster.run(node, f"kill -CONT {client} 2>/dev/null")
+
+
 def planned_move(cluster, scenario: str, node: str, marks: dict, now) -> None:
     """The planned move of SCENARIO away from NODE and, for the database, back (the rolling upgrade's
     steps, run by the suite's own states)."""
@@ -508,7 +537,7 @@ def run_scenario(
     tag = f"fo-{uuid.uuid4().hex[:8]}"
     # Planned moves take their own time (the drain waits up to 20 s): the clients run long enough.
     # + 5 s: the clients count from their own start, the host from their first acknowledged writes.
-    seconds = lead + (hold + 45 if planned else hold) + after + 5
+    seconds = lead + (hold + 45 if planned else WEDGE_WAIT if scenario == WEDGE else hold) + after + 5
     clients = Clients(cluster, client_node, tag, seconds)
     marks: dict = {}
     web = LoadGenerator(target, rate=20, workers=4, mix={"put": 0.5, "get": 0.5}, name=tag, prefill=True)
@@ -525,6 +554,8 @@ def run_scenario(
         planned_move(cluster, scenario, node, marks, time.monotonic)
     elif scenario == LOADED:
         observed = starve(cluster, hold)
+    elif scenario == WEDGE:
+        wedge(cluster, node, marks, time.monotonic)
     else:
         cluster.fault(kind, node)
         time.sleep(hold)
