@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from render_harness import _args as state_args
 
 GATE = "a Salt extension the suite needs is missing or at another version"
 INSTALL = "the Salt extensions the suite needs are installed in the minion's Python"
@@ -26,12 +27,7 @@ def _render(renderer, extensions):
 
 
 def _args(high, state_id, module):
-    body = high[state_id][module]
-    args = {}
-    for item in body:
-        if isinstance(item, dict):
-            args.update(item)
-    return args
+    return state_args(high[state_id][module])[1]
 
 
 def _gate_passes(high) -> bool:
