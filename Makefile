@@ -10,7 +10,7 @@ TEST_LAB ?= fstest
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y
 HOST_PACKAGES := lxc lxc-templates debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
-	cadaver openssl ca-certificates
+	cadaver openssl ca-certificates haproxy
 
 .PHONY: all venv host-deps lint unit render integration check test test-lab test-lab-long test-mini-ha test-full-ha lab lab-scale lab-down clean
 
@@ -45,7 +45,8 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-# host-deps: nft checks the load nodes' rendered rules (in a throw-away network namespace).
+# host-deps: nft checks the load nodes' rendered rules (in a throw-away network namespace) and the real
+# HAProxy runs the rendered app backend on loopback.
 render: venv host-deps
 	$(BIN)/pytest -q tests/render
 

@@ -3,6 +3,11 @@ open and gives up on a frozen node quickly, the database and Redis fronts check 
 nodes answer each other's VIP handoff probe, and the Gluster volume trades client caching for coherence."""
 
 import re
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from test_app_load_render import PORTS, args, show
@@ -65,6 +70,87 @@ def test_app_backend_gives_up_on_a_frozen_node_within_a_second(renderer):
     assert "http-request set-timeout server 1500ms if fs_bodyless_idempotent" in app
     assert "retry-on conn-failure empty-response response-timeout" in app
     assert not [line for line in app if line.startswith("timeout server")]
+
+
+class _AppNode(BaseHTTPRequestHandler):
+    """A stand-in app node for HAProxy's retry logic (not a product): reads a PROPFIND's body whole, then
+    answers 207 after the server's delay, saying how many body bytes it got."""
+
+    def do_PROPFIND(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(self.server.delay)
+        text = f"{self.server.server_port} {len(body)}".encode()
+        try:
+            self.send_response(207)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+        except OSError:
+            pass  # HAProxy gave up on this node and closed: what the slow node is for.
+
+    def log_message(self, *args):
+        pass
+
+
+def _propfind_body_after_headers(port):
+    """A PROPFIND whose XML body leaves 50 ms after its headers (two TCP segments, as clients often
+    send it): (status line, seconds)."""
+    body = b'<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
+    head = (
+        f"PROPFIND /f/ HTTP/1.1\r\nHost: files\r\nDepth: 1\r\nContent-Type: application/xml\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sendall(head)
+        time.sleep(0.05)
+        conn.sendall(body)
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0].decode(), time.monotonic() - started
+
+
+def test_real_haproxy_resends_a_propfind_whose_body_came_after_its_headers(renderer, tmp_path):
+    """The rendered app backend, run by the real HAProxy in front of a node that answers too late and one
+    that answers at once: every PROPFIND is answered 207, those sent to the late node after the response
+    timeout (resent, not a 504). Without `wait-for-body` the late node's share were 504s."""
+    servers = []
+    for delay in (4.0, 0.0):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _AppNode)
+        server.delay, server.daemon_threads = delay, True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        front = probe.getsockname()[1]
+    backend = sections(haproxy_cfg(renderer))[f"backend {BACKENDS['app']}"]
+    # The backend as rendered, its app servers swapped for the two stand-ins.
+    lines = [line for line in backend if not line.startswith("server ")]
+    lines += [f"server app{i} 127.0.0.1:{s.server_port}" for i, s in enumerate(servers, 1)]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(
+        "defaults\n    mode http\n    timeout client 30s\n    timeout server 30s\n"
+        f"frontend web\n    bind 127.0.0.1:{front}\n    default_backend {BACKENDS['app']}\n"
+        f"backend {BACKENDS['app']}\n" + "".join(f"    {line}\n" for line in lines)
+    )
+    check = subprocess.run(["haproxy", "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proxy = subprocess.Popen(["haproxy", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", front)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answers = [_propfind_body_after_headers(front) for _ in range(4)]
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        for server in servers:
+            server.shutdown()
+    assert [status.split()[1] for status, _ in answers] == ["207"] * 4, answers
+    # Round robin sent some to the late node: those were resent after the 1.5 s response timeout.
+    assert [seconds for _, seconds in answers if seconds > 1.4], answers
 
 
 def test_the_app_response_timeout_comes_from_the_pillar(renderer):
