@@ -520,6 +520,14 @@ SCHEMA = {
                         "x-reason": "must be an exact package version (e.g. 2.6.12-1+deb12u3)",
                     },
                 },
+                # A canary run of fileshare.rolling_upgrade: only these nodes take the release.
+                "nodes": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"type": "string"},
+                    "x-reason": "must be a list of the site's node names, each once",
+                },
             },
             required=["name"],
         ),
@@ -979,7 +987,22 @@ def semantic_problems(data, defaults=None):
         or storage_problems(data, defaults)
         or evs_problems(data, defaults)
         or backup_problems(data, defaults)
+        or release_problems(data)
     )
+
+
+def release_problems(data):
+    """A canary run names nodes of this site only: a typo would upgrade nothing and look done."""
+    names = [n["name"] for n in data["nodes"]]
+    for index, name in enumerate((data.get("release") or {}).get("nodes") or []):
+        if name not in names:
+            return [
+                {
+                    "key": f"fileshare:release:nodes:{index}",
+                    "reason": f"{name} is not a node of this site (its nodes: {', '.join(names)})",
+                }
+            ]
+    return []
 
 
 def problems(data, defaults=None):

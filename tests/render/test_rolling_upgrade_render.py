@@ -222,3 +222,33 @@ def test_a_node_that_serves_no_user_takes_the_release_first(renderer):
     # mini_ha's nodes all serve: no such step.
     mini = [t for t, _, _ in steps(show(renderer, "mini_ha", MASTER_ID, "fileshare.rolling_upgrade"))]
     assert not [t for t in mini if "serves no user" in t]
+
+
+def test_a_canary_run_upgrades_only_its_nodes_through_every_hand_over(renderer):
+    """fileshare:release:nodes: the named nodes take the release in the runbook's order, with the VIP,
+    writer and Redis master hand-overs when they are named; the pre-flight still asks every node."""
+    canary = ["lb1", "st1", "im1", "db1", "app1", "bk1"]
+    found = steps(
+        show(renderer, "full_ha", MASTER_ID, "fileshare.rolling_upgrade", dict(RELEASE, nodes=canary))
+    )
+    titles = [t for t, _, _ in found]
+    upgraded = [args["tgt"] for _, fun, args in found if fun == "salt.state"]
+    assert upgraded == ["bk1", "app1", "db1", "im1", "st1", "lb1"]
+    for step in (
+        "pre-flight: app node app2 serves on every load node",
+        "app node app1 is drained on every load node",
+        "database node db1 (in maint) is not the writer on any load node",
+        "intermediate node im1 does not hold the Redis master",
+        "storage node st1: every brick connected",
+        "load node lb1 does not hold the VIP",
+        "the file share works end to end through the VIP",
+    ):
+        index(titles, step)
+    others = ("app2", "db2", "db3", "im2", "im3", "st2", "st3", "lb2")
+    assert not [t for t in titles if not t.startswith("pre-flight") and any(f" {n} " in t for n in others)]
+    # On mini_ha a node holds every layer: each of its layer steps, and no other node's.
+    found = steps(
+        show(renderer, "mini_ha", MASTER_ID, "fileshare.rolling_upgrade", dict(RELEASE, nodes=["node2"]))
+    )
+    assert {args["tgt"] for _, fun, args in found if fun == "salt.state"} == {"node2"}
+    assert len([1 for _, fun, _ in found if fun == "salt.state"]) == 5

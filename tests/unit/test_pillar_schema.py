@@ -600,6 +600,27 @@ BAD += [
         "fileshare:backup:retention:daily",
         "",
     ),
+    (
+        "canary_naming_a_node_the_site_lacks",
+        "full_ha",
+        _set(["release"], {"name": "2026.2", "nodes": ["app1", "db9"]}),
+        "fileshare:release:nodes:1",
+        "db9 is not a node of this site (its nodes: lb1, lb2, app1",
+    ),
+    (
+        "canary_naming_a_node_twice",
+        "full_ha",
+        _set(["release"], {"name": "2026.2", "nodes": ["app1", "app1"]}),
+        "fileshare:release:nodes",
+        "must be a list of the site's node names, each once",
+    ),
+    (
+        "canary_of_no_node",
+        "full_ha",
+        _set(["release"], {"name": "2026.2", "nodes": []}),
+        "fileshare:release:nodes",
+        "must be a list of the site's node names, each once",
+    ),
 ]
 
 

@@ -256,10 +256,11 @@ def _reasons(node, out):
 # ---- checks -------------------------------------------------------------------------------------
 
 
-def release_problems(lab_name, release, since):
+def release_problems(lab_name, release, since, nodes=None):
     """
-    What is not yet on RELEASE, per node: the release recorded, the pinned packages installed, HAProxy
-    and the app servers naming it, and the restarted services started after SINCE (epoch seconds).
+    What is not yet on RELEASE, per node (of NODES, default all): the release recorded, the pinned
+    packages installed, HAProxy and the app servers naming it, and the restarted services started after
+    SINCE (epoch seconds).
     """
     from fileshare_lab import topology
 
@@ -268,6 +269,8 @@ def release_problems(lab_name, release, since):
     fqdn, vip = site["vip"]["fqdn"], site["vip"]["address"]
     for entry in site["nodes"]:
         node = entry["name"]
+        if nodes is not None and node not in nodes:
+            continue
         holds = topology.suite_module("fileshare_topology").role_of(site, node)
         code, out = node_run(lab, node, "cat /etc/fileshare/release")
         if f"name={release['name']}" not in out:
