@@ -58,8 +58,13 @@ The lab CA's private key is the site's:
       - file: The PKI directory exists
 {%- endif %}
 
+{#- retry on every x509 state: Salt 3008's x509_v2 writes its file through state.single, which opens a
+    channel to the master; that channel's event loop setup can race another thread's in the same job
+    (tornado: "dictionary keys changed during iteration", seen in a lab converge). A second try
+    passes. #}
 The lab CA's private key exists:
   x509.private_key_managed:
+    - retry: {attempts: 3, interval: 2}
     - name: {{ load.ca_key }}
     - algo: ec
     - keysize: 384
@@ -73,6 +78,7 @@ The lab CA's private key exists:
 
 The lab CA certificate is issued:
   x509.certificate_managed:
+    - retry: {attempts: 3, interval: 2}
     - name: {{ load.ca_cert }}
     - signing_private_key: {{ load.ca_key }}
     - CN: {{ fileshare.site }} lab CA
@@ -88,6 +94,7 @@ The lab CA certificate is issued:
 
 The TLS front's private key exists:
   x509.private_key_managed:
+    - retry: {attempts: 3, interval: 2}
     - name: {{ load.key }}
     - algo: ec
     - keysize: 256
@@ -98,6 +105,7 @@ The TLS front's private key exists:
 
 The TLS front's certificate is issued by the lab CA:
   x509.certificate_managed:
+    - retry: {attempts: 3, interval: 2}
     - name: {{ load.cert }}
     - signing_private_key: {{ load.ca_key }}
     - signing_cert: {{ load.ca_cert }}
