@@ -81,6 +81,46 @@ def pytest_collection_modifyitems(config, items):
     )
 
 
+class ModuleClock:
+    """One line per lab module as it ends: its wall time and the session's so far. The tier's budget
+    is tight (make test < 75 min on 2 cores), and a run stopped by its time limit prints no
+    --durations table: these lines say where the time went."""
+
+    def __init__(self, config):
+        self.config, self.started = config, time.monotonic()
+        self.module, self.since, self.outcomes = None, self.started, {}
+
+    def _flush(self, now):
+        if self.module is None:
+            return
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items()))
+        line = (
+            f"[lab clock] {self.module}: {now - self.since:.0f} s ({counts}); "
+            f"lab tier {now - self.started:.0f} s so far"
+        )
+        if reporter is not None:
+            reporter.write_line(line)
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        module = Path(nodeid.split("::")[0]).stem  # the module collected, not where the test is defined
+        if module != self.module:
+            now = time.monotonic()
+            self._flush(now)
+            self.module, self.since, self.outcomes = module, now, {}
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or report.outcome != "passed":
+            self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1
+
+    def pytest_sessionfinish(self):
+        self._flush(time.monotonic())
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(ModuleClock(config), "fileshare-lab-module-clock")
+
+
 class LxcAttachBackend(base.BaseBackend):
     """testinfra backend for LXC (not LXD) containers: runs each command through lxc-attach."""
 
