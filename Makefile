@@ -56,11 +56,11 @@ integration: venv
 # The fast tiers, for use while coding.
 check: lint unit render integration
 
-# The lab tier: all_in_one, the modules' functional tests on a spare lab, then one full_ha deployment
-# (14 nodes) shared by the HA checks, the security posture, the rolling upgrade under load and the
-# fault scenarios, and last mini_ha, redeployed on 3 bare nodes with its lean checks (converge, no-op
-# second run, service through the VIP, the VIP holder killed under load), in that order
-# (tests/lab/conftest.py MODULE_ORDER).
+# The lab tier: all_in_one, the bind9 module's functional tests on a spare lab, then one full_ha
+# deployment (14 nodes) shared by the HA checks, the security posture, a canary rolling upgrade under
+# load and the fault scenarios, and last mini_ha, redeployed on 3 bare nodes with its lean checks
+# (converge, no-op second run, service through the VIP, the VIP holder killed under load), in that
+# order (tests/lab/conftest.py MODULE_ORDER). Each module's time is printed as it ends ([lab clock]).
 test-lab: venv host-deps
 	$(BIN)/pytest -q tests/lab -m "not long" --lab-name $(TEST_LAB) --durations=15
 

@@ -10,7 +10,11 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.lab
+# Long: make test runs the same kill, partition and full-outage recovery (galera_recover from the most
+# advanced member, no committed row lost) on the deployed full_ha cluster (test_faults.py scenarios 2,
+# 3 and 5), and the states' bootstrap and joins on every HA converge; this separate 3-node build cost
+# the lab tier ~6 min.
+pytestmark = [pytest.mark.lab, pytest.mark.long]
 
 CLUSTER = "fstest"
 NODES = ["node1", "node2", "node3"]

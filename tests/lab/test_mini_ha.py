@@ -8,8 +8,9 @@ converges and its second run changes nothing → through the VIP: health 200 and
 each cluster's own verdict (Galera, Sentinel, Gluster) and HAProxy's backends → the node holding the VIP
 (on mini_ha also a database member, a Redis node and a brick) is killed while a client keeps working
 through the VIP: the VIP moves, the client is served again within a bound, files written before are
-still there → the node comes back and every cluster is whole again → a backup on node3 (a database
-node that copies a synced member over ssh) and a site restore that reaches all three members.
+still there → the node comes back and every cluster is whole again → (long: `make test-lab-long`) a
+backup on node3 (a database node that copies a synced member over ssh) and a site restore that reaches
+all three members.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def test_killing_the_vip_holder_leaves_clients_served(ha, wait_until):  # noqa: 
     )
 
 
+# Long: make test covers each half on another topology, all_in_one (a backup holder that is a database
+# node) and full_ha (a point-in-time restore rolling every Galera member forward).
+@pytest.mark.long
 def test_a_backup_and_a_site_restore_reach_every_member(mini_ha_lab, tmp_path_factory):
     """The backup node is a database node here (node3): it copies a synced member over ssh, and a site
     restore sends the restored copy to all three (itself included) before the cluster bootstraps."""

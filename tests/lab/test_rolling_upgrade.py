@@ -1,9 +1,11 @@
 """
 `salt-run state.orchestrate fileshare.rolling_upgrade` on full_ha: the pre-flight refuses an unhealthy
 cluster before it changes anything; an upgrade under client load through the VIP fails no request
-at any step, the two moves of the VIP included, and leaves the new release live on every layer
-(packages the lab's apt cache offers in two versions, restarts, HAProxy and the app servers naming the
-release).
+at any step, the two moves of the VIP included, and leaves the new release live (packages the lab's
+apt cache offers in two versions, restarts, HAProxy and the app servers naming the release). In
+`make test` a canary run (fileshare:release:nodes: one node per layer, each holding its layer's
+hand-over) does so and leaves every other node on the old release; the run over every node is marked
+long (`make test-rolling-upgrade`, `make bench-rolling`).
 
 The old release is set up first the naive way (every node at once, no load running): the upgrade under
 test then moves real packages (HAProxy, Redis, Memcached) from bookworm's version to
@@ -74,13 +76,14 @@ def test_preflight_refuses_a_drained_app_node_before_changing_anything(ha, relea
         ha.salt("-L", f"{lb1},{lb2}", "fileshare_haproxy.set_state", backend, app2, "ready")
 
 
-def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_everywhere(ha, releases):
-    old, new = releases
+def upgrade_under_load(ha, old, new, record_name):
+    """The old release set up the naive way, then fileshare.rolling_upgrade to NEW under client load
+    through the VIP: (run seconds, the load generator's run, its summary). Fails on a failed step, a
+    failed request, or a load generator that fell behind."""
     seconds, ok, failures = rolling.apply_release(ha.name, old, db_one_at_a_time=True)
     assert ok, f"setting up the old release failed: {json.dumps(failures)[:3000]}"
     problems = rolling.wait_healthy(ha.name, 300)
     assert not problems, f"not healthy on the old release: {problems}"
-    since = time.time()
     target = Target.from_lab(ha.name)
     with LoadGenerator(target, rate=RATE, workers=WORKERS, name="rolling") as lg:
         time.sleep(5)
@@ -89,7 +92,7 @@ def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_eve
     summary = lg.run.summary()
     print(f"rolling upgrade under load: {summary}")
     # Every request and step mark, for the post-mortem of a failed run.
-    record = REPO / "build" / "lab" / "labs" / ha.name / "rolling_upgrade_run.json"
+    record = REPO / "build" / "lab" / "labs" / ha.name / f"{record_name}.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(lg.run.to_dict()) + "\n")
     assert ok, f"fileshare.rolling_upgrade failed after {seconds:.0f} s: {failures}"
@@ -110,6 +113,31 @@ def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_eve
     # Not vacuous: at least half the scheduled requests were sent (measured: 64-66 % with slow PROPFINDs,
     # ~98 % since).
     assert summary["requests"] >= RATE * seconds * 0.5, f"the load generator fell behind: {summary}"
+    return seconds, summary
+
+
+def test_a_canary_upgrade_under_load_fails_no_request_and_moves_only_its_nodes(ha, releases):
+    """fileshare:release:nodes with one node of each layer, each the one holding its layer's role (the
+    VIP, the database writer, the Redis master): every hand-over of a full run, in a third of its time.
+    The full run is the long test below (and `make bench-rolling`)."""
+    old, new = releases
+    roles = ha.topology["roles"]
+    canary = [roles[r][0] for r in ("load", "app", "db", "intermediate", "storage")] + roles.get("backup", [])
+    since = time.time()
+    upgrade_under_load(ha, old, dict(new, nodes=canary), "rolling_canary_run")
+    problems = rolling.release_problems(ha.name, new, since, nodes=canary)
+    assert not problems, f"release {new['name']} is not live on the canaries {canary}: {problems}"
+    kept = {
+        n: r for n, r in recorded_releases(ha).items() if n not in canary and f"name={old['name']}" not in r
+    }
+    assert not kept, f"nodes outside the canary left release {old['name']}: {kept}"
+
+
+@pytest.mark.long
+def test_rolling_upgrade_under_load_fails_no_request_and_the_release_is_live_everywhere(ha, releases):
+    old, new = releases
+    since = time.time()
+    upgrade_under_load(ha, old, new, "rolling_upgrade_run")
     problems = rolling.release_problems(ha.name, new, since)
     assert not problems, f"release {new['name']} is not live everywhere: {problems}"
 
