@@ -334,6 +334,45 @@ def test_a_payload_group_nested_below_a_parent_keeps_its_parent():
     assert logic.container_cgroup(text, "fsdev-db1") == "lxc.pivot/lxc.payload.fsdev-db1"
 
 
+def test_a_group_lxc_renamed_past_a_leftover_is_the_nodes_own():
+    # A killed run left lxc.payload.fstestx-node1 behind: LXC started the new node in ...-node1-1.
+    text = "0::/lxc.payload.fstestx-node1-1/init.scope\n6:freezer:/lxc.payload.fstestx-node1-1\n"
+    assert logic.container_cgroup(text, "fstestx-node1") == "lxc.payload.fstestx-node1-1"
+    assert logic.container_cgroup(text, "fstestx-node1", "freezer") == "lxc.payload.fstestx-node1-1"
+    with pytest.raises(LabError, match="not below lxc.payload.fstestx-node1"):
+        logic.container_cgroup("0::/lxc.payload.fstestx-node1-x/init.scope\n", "fstestx-node1")
+
+
+def test_every_cgroup_hierarchy_is_found_once():
+    mounts = (
+        "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n"
+        "cgroup /sys/fs/cgroup/freezer cgroup rw,freezer 0 0\n"
+        "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n"
+        "proc /proc proc rw 0 0\n"
+    )
+    assert logic.cgroup_mounts(mounts) == [
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/freezer",
+        "/sys/fs/cgroup/cpu,cpuacct",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry, ours",
+    [
+        ("lxc.payload.fstest-node1", True),
+        ("lxc.payload.fstest-node1-2", True),
+        ("lxc.monitor.fstest-node1", True),
+        ("lxc.payload.fstest-node10", False),
+        ("lxc.payload.fstestx-node1", False),
+        ("lxc.pivot", False),
+        ("system.slice", False),
+    ],
+)
+def test_only_this_containers_leftover_groups_are_taken(entry, ours):
+    assert logic.leftover_group(entry, "fstest-node1") is ours
+
+
 def test_a_hierarchy_the_init_is_not_in_gives_none():
     assert logic.container_cgroup("0::/lxc.payload.fsdev-app1/init.scope\n", "fsdev-app1", "freezer") is None
     assert logic.container_cgroup("6:freezer:/lxc.payload.fsdev-app1\n", "fsdev-app1") is None

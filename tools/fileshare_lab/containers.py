@@ -67,6 +67,25 @@ def destroy_containers(lab: Lab, names: list[str]) -> None:
         list(pool.map(lambda c: destroy_container(lab, c), names))
 
 
+def drop_leftover_cgroups(cname: str) -> None:
+    """Remove the empty groups a killed run left for CNAME in every cgroup hierarchy. With the plain
+    name taken LXC starts the node in `lxc.payload.<cname>-1`, and each later run adds one. A group
+    that still holds a process is kept (rmdir refuses it)."""
+    for mount in logic.cgroup_mounts(Path("/proc/self/mounts").read_text()):
+        try:
+            entries = os.listdir(mount)
+        except OSError:
+            continue
+        for entry in entries:
+            if not logic.leftover_group(entry, cname):
+                continue
+            for directory, _, _ in os.walk(f"{mount}/{entry}", topdown=False):
+                try:
+                    os.rmdir(directory)
+                except OSError:  # busy (a process in it) or gone: keep going, keep what is in use
+                    pass
+
+
 def create_node(lab: Lab, node: dict, nodes: list[dict], domain: str) -> dict:
     path, bpath = lab.paths["lxcpath"], lab.paths["base_lxcpath"]
     cname = logic.container_name(lab.name, node["name"])
@@ -74,6 +93,7 @@ def create_node(lab: Lab, node: dict, nodes: list[dict], domain: str) -> dict:
     # A veth left behind by a killed container would make the start fail.
     if link(veth) is not None:
         run(["ip", "link", "del", veth], check=False)
+    drop_leftover_cgroups(cname)
     os.makedirs(path, exist_ok=True)
     run(
         ["lxc-copy", "-P", bpath, "-n", logic.BASE_NAME, "-p", path, "-N", cname, "-s", "-B", "overlay"],

@@ -513,12 +513,31 @@ def cgroup_mount(mounts: str, controller: str | None = None) -> str | None:
     return None
 
 
+def cgroup_mounts(mounts: str) -> list[str]:
+    """Every cgroup hierarchy's mount point (v2 and each v1 one), from /proc/self/mounts."""
+    found = []
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2] in ("cgroup", "cgroup2") and fields[1] not in found:
+            found.append(fields[1])
+    return found
+
+
+def leftover_group(entry: str, cname: str) -> bool:
+    """Whether a top-level cgroup named ENTRY is one LXC makes for container CNAME (its payload or
+    monitor group, or LXC's `-<n>` rename of one)."""
+    return re.match(rf"^lxc\.(payload|monitor)\.{re.escape(cname)}(-[0-9]+)?$", entry) is not None
+
+
 def container_cgroup(proc_cgroup: str, cname: str, controller: str | None = None) -> str | None:
     """The container's own group (relative to its hierarchy's mount) from /proc/<init pid>/cgroup, in
     the v2 hierarchy (controller None) or the v1 one of CONTROLLER; None when the init is in no such
     hierarchy. LXC makes `lxc.payload.<name>` and the node's systemd puts its units below it, so that
-    group holds every process of the node and none of LXC's monitor (`lxc.monitor.<name>`)."""
+    group holds every process of the node and none of LXC's monitor (`lxc.monitor.<name>`). LXC names
+    it `lxc.payload.<name>-<n>` when a group of the plain name is left over (a killed run's), so that
+    counts too: it is read from this node's own init."""
     payload = f"lxc.payload.{cname}"
+    ours = re.compile(rf"^{re.escape(payload)}(-[0-9]+)?$")
     for line in proc_cgroup.splitlines():
         hierarchy, _, rest = line.partition(":")
         controllers, _, path = rest.partition(":")
@@ -527,9 +546,10 @@ def container_cgroup(proc_cgroup: str, cname: str, controller: str | None = None
         if controller is not None and controller not in controllers.split(","):
             continue
         parts = [p for p in path.split("/") if p]
-        if payload not in parts:
+        found = [i for i, part in enumerate(parts) if ours.match(part)]
+        if not found:
             raise LabError(f"{cname}'s init is in cgroup {path!r}, not below {payload}: cannot freeze it")
-        return "/".join(parts[: parts.index(payload) + 1])
+        return "/".join(parts[: found[0] + 1])
     return None
 
 
