@@ -24,6 +24,11 @@ OPS = {"<": operator.lt, "<=": operator.le, "==": operator.eq, ">": operator.gt}
 
 # Each scenario's promises beside its own checks: (in words, "PATH OP BOUND"), PATH a dotted key into
 # faults.run_scenario's result. In the order they run: the database outage last (the heaviest heal).
+# make test keeps one scenario per layer's failure: the database writer killed, the app node, Redis
+# master and storage node killed, the full database outage recovered (and, above them, the gray
+# failures). Marked long (`make test-lab-long`, `make bench-faults`): the VIP master killed (mini_ha
+# kills its VIP holder under load, and the rolling canary moves the VIP twice), one db node and all
+# three partitioned, and the flood: ~3 min of a lab tier that must fit its budget.
 PROMISES = [
     pytest.param(
         1,
@@ -41,6 +46,7 @@ PROMISES = [
             ("the planned failback fails no request at all", "parts.failback.failed == 0"),
         ],
         id="killing_the_vip_master_moves_the_vip_within_the_error_window",
+        marks=pytest.mark.long,
     ),
     pytest.param(
         2,
@@ -56,6 +62,7 @@ PROMISES = [
         3,
         [("no committed row is lost", "data_lost == 0")],
         id="a_partitioned_db_node_refuses_writes_and_rejoins_by_ist",
+        marks=pytest.mark.long,
     ),
     pytest.param(
         4,
@@ -67,6 +74,7 @@ PROMISES = [
             ("file operations, which need no database, go on", "file_ops.failed == 0"),
         ],
         id="three_isolated_db_nodes_refuse_writes_and_regain_primary_when_healed",
+        marks=pytest.mark.long,
     ),
     pytest.param(
         6,
@@ -93,6 +101,7 @@ PROMISES = [
         7,
         [("the normal client sees no failure", "failed == 0")],
         id="a_flooding_client_gets_429_while_a_normal_client_sees_no_failure",
+        marks=pytest.mark.long,
     ),
     pytest.param(
         5,
