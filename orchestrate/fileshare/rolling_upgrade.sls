@@ -48,7 +48,8 @@
 {%- set release = salt['pillar.get']('fileshare:release', {}) %}
 {%- set release = release if release is mapping else {} %}
 {%- set with_release = {'fileshare': {'release': release} } %}
-{%- set canary = release.get('nodes') or [] %}
+{#- The nodes this run upgrades: the canary's (fileshare:release:nodes), or every node. #}
+{%- set upgrading = release.get('nodes') or topology.nodes | map(attribute='name') | list %}
 {%- set roles, ports, names, vip = topology.roles, topology.ports, topology.names, topology.vip %}
 {%- set load = roles.load | join(',') %}
 
@@ -98,13 +99,13 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
     nothing users reach moves with it, and a failure there stops the run before any serving node. #}
 {%-   for node in topology.nodes if not (node.roles | select('in', ['load', 'app', 'db', 'intermediate',
                                                                   'storage']) | list)
-                                    and (not canary or node.name in canary) %}
+                                    and node.name in upgrading %}
 {{ apply('node ' ~ node.name ~ ' (serves no user) runs release ' ~ release.name, node.name, 'fileshare.release',
          with_release) }}
 {%-   endfor %}
 
 {#- ---------------------------------------------------------------- app nodes, one at a time #}
-{%-   for node in roles.app if not canary or node in canary %}
+{%-   for node in roles.app if node in upgrading %}
 {{ gate('app node ' ~ node ~ ' is drained on every load node (no new request, its sessions ended)', load,
         'fileshare_haproxy.drained', {'name': node, 'backend': names.backends.app, 'timeout': 60}) }}
 {{ apply('app node ' ~ node ~ ' (drained) runs release ' ~ release.name, node, 'fileshare.release',
@@ -118,7 +119,7 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
 
 {#- ---------------------------------------------------------------- database nodes, one at a time
     Backups first, the writer (the first db node) last: the writer moves once. #}
-{%-   for node in topology.db_writers | reverse if not canary or node in canary %}
+{%-   for node in topology.db_writers | reverse if node in upgrading %}
 {{ gate('database node ' ~ node ~ ' may be taken down (galera.safe_to_take_down)', node,
         'galera.safe_to_take_down', {'name': names.galera_cluster}) }}
 {{ gate('database node ' ~ node ~ ' is in maint in the database front on every load node', load,
@@ -138,7 +139,7 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
     one failover does. Whatever the master is now (Sentinel may have moved it), a node hands it over
     before it restarts (fileshare_redis.not_master: writes paused at most 6 s, SENTINEL FAILOVER, up to
     3 attempts). The Redis password is read on the node from its pillar, never passed here. #}
-{%-   for node in roles.intermediate | reverse if not canary or node in canary %}
+{%-   for node in roles.intermediate | reverse if node in upgrading %}
 {{ gate('intermediate node ' ~ node ~ ' does not hold the Redis master (Sentinel failover if it did)', node,
         'fileshare_redis.not_master', {'name': names.sentinel_master, 'address': topology.by_name[node].address,
                                        'port': ports.redis, 'sentinel_port': ports.sentinel}) }}
@@ -150,7 +151,7 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
 {%-   endfor %}
 
 {#- ---------------------------------------------------------------- storage nodes, one at a time #}
-{%-   for node in roles.storage if not canary or node in canary %}
+{%-   for node in roles.storage if node in upgrading %}
 {{ apply('storage node ' ~ node ~ ' runs release ' ~ release.name, node, 'fileshare.release', with_release) }}
 {{ gate('storage node ' ~ node ~ ': every brick connected and every heal finished (at most 300 s)',
         roles.storage[:1], 'fileshare_gluster.healed',
@@ -162,7 +163,7 @@ http://{{ topology.by_name[node].address }}:{{ ports.app }}/health
     the VIP within a second. The sessions opened on the old holder stay there (vip_handoff) until they
     end: HAProxy is restarted on a node only once none is left. The sessions are finished also on a
     node that did not hold the VIP: it may still own sessions from an earlier move. #}
-{%-   for node in roles.load | reverse if not canary or node in canary %}
+{%-   for node in roles.load | reverse if node in upgrading %}
 {{ gate('load node ' ~ node ~ ' does not hold the VIP (keepalived stopped cleanly if it did)', node,
         'fileshare_vip.released', {'name': vip.address, 'fqdn': vip.fqdn, 'port': ports.https}) }}
 {{ gate('load node ' ~ node ~ ' has no web session left (HAProxy reloaded to finish them, at most 60 s)', node,

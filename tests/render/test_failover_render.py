@@ -112,6 +112,11 @@ def _propfind_body_after_headers(port):
     return answer.split(b"\r\n", 1)[0].decode(), time.monotonic() - started
 
 
+def _listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def test_real_haproxy_resends_a_propfind_whose_body_came_after_its_headers(renderer, tmp_path):
     """The rendered app backend, run by the real HAProxy in front of a node that answers too late and one
     that answers at once: every PROPFIND is answered 207, those sent to the late node after the response
@@ -140,7 +145,7 @@ def test_real_haproxy_resends_a_propfind_whose_body_came_after_its_headers(rende
     proxy = subprocess.Popen(["haproxy", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", front)) and time.monotonic() < deadline:
+        while not _listening(front) and time.monotonic() < deadline:
             time.sleep(0.1)
         answers = [_propfind_body_after_headers(front) for _ in range(4)]
     finally:
