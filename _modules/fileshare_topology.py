@@ -101,6 +101,101 @@ def _backup_nodes(architecture, single_host, roles):
     return []
 
 
+# Who reaches whom, by role: the firewall admits exactly these (infra/firewall.jinja).
+# ``to``: the roles that serve; ``from``: the roles that reach them, or ``vip`` (the VIP, from which
+# HAProxy's checks and proxied connections may leave a load node), ``backup_remote`` (the backup nodes
+# that copy a Galera member and read the volume), ``users`` (the front's allowed sources, anyone by
+# default), ``site_network`` (the site's subnet); ``ports``: keys of ``ports``. In rule order.
+FLOWS = [
+    (
+        "users reach the service (HTTPS, and HTTP for the redirect)",
+        ["load"],
+        "tcp",
+        ["http", "https"],
+        ["users"],
+    ),
+    (
+        "apps reach the database and Redis fronts on the VIP",
+        ["load"],
+        "tcp",
+        ["db_front", "redis_front"],
+        ["app", "load", "vip"],
+    ),
+    ("DNS (bind9) for the site network", ["load"], "tcp", ["dns"], ["site_network"]),
+    ("DNS (bind9) for the site network", ["load"], "udp", ["dns"], ["site_network"]),
+    ("VRRP between the load nodes", ["load"], "vrrp", [], ["load"]),
+    # From their own addresses (the command binds it), not the VIP: a new VIP holder asks before
+    # handing sessions over (load/vip_handoff.sls).
+    (
+        "the other load nodes ask this node's HAProxy whether it answers",
+        ["load"],
+        "tcp",
+        ["haproxy_peer"],
+        ["load"],
+    ),
+    ("HAProxy reaches the app server", ["app"], "tcp", ["app"], ["load", "vip"]),
+    (
+        "MariaDB for HAProxy, the apps and the Galera peers (SST)",
+        ["db", "arbitrator"],
+        "tcp",
+        ["db"],
+        ["db", "arbitrator", "load", "vip", "app"],
+    ),
+    (
+        "Galera replication, IST and SST among the database nodes",
+        ["db", "arbitrator"],
+        "tcp",
+        ["galera_replication", "galera_ist", "galera_sst"],
+        ["db", "arbitrator"],
+    ),
+    # The database peers too: galera.bootstrap's "a peer already runs Primary" guard, galera.quorum
+    # peers=True and safe_to_take_down (the rolling-upgrade gate) ask each other's responder.
+    (
+        "HAProxy, the database peers and the backup node ask the Galera health responder",
+        ["db", "arbitrator"],
+        "tcp",
+        ["galera_health"],
+        ["load", "vip", "db", "arbitrator", "backup_remote"],
+    ),
+    (
+        "the backup node's database copy (ssh, its key forced to that command)",
+        ["db", "arbitrator"],
+        "tcp",
+        ["ssh"],
+        ["backup_remote"],
+    ),
+    (
+        "Redis and Sentinel for their peers, HAProxy and the apps",
+        ["intermediate"],
+        "tcp",
+        ["redis", "sentinel"],
+        ["intermediate", "load", "vip", "app"],
+    ),
+    ("Memcached for the apps", ["intermediate"], "tcp", ["memcached"], ["app"]),
+    (
+        "GlusterFS (glusterd and bricks) for the storage peers and the clients (app, backup)",
+        ["storage"],
+        "tcp",
+        ["glusterd", "gluster_management", "gluster_bricks"],
+        ["storage", "app", "backup_remote"],
+    ),
+]
+
+
+def flows(ports):
+    """FLOWS with their port numbers: ``[{comment, to, proto, ports, sources}]``."""
+    return [
+        {
+            "comment": comment,
+            "to": list(to),
+            "proto": proto,
+            "ports": [ports.get(p) for p in keys],
+            "sources": list(sources),
+        }
+        for comment, to, proto, keys, sources in FLOWS
+    ]
+
+
 def derive(config, minion_id=None):
     """
     The topology of the site described by ``config`` (the merged map data), and, with ``minion_id``,
@@ -125,6 +220,7 @@ def derive(config, minion_id=None):
                        no roles when the pillar does not list it)
     ``private_listen`` (with minion_id) addresses its private services listen on
     ``db_clients``     hosts the database admits the product's user from (apps; on HA the load nodes)
+    ``flows``          who reaches whom (:data:`FLOWS` with port numbers): the firewall's rules
     """
     config = _mapping(config)
     architecture = _text(config.get("architecture"))
@@ -197,6 +293,7 @@ def derive(config, minion_id=None):
         "names": names,
         "endpoints": endpoints,
         "db_clients": db_clients,
+        "flows": flows(ports),
     }
     if minion_id is not None:
         node = topology["by_name"].get(minion_id) or {"name": minion_id, "address": "127.0.0.1", "roles": []}

@@ -205,3 +205,22 @@ def test_the_validator_asks_the_password_of_exactly_the_node_the_topology_derive
     found = pillar_module.backup_problems(data)
     assert [p["key"] for p in found] == ["fileshare:secrets:backup_password"] * len(derived)
     assert all(f"{name} holds the backup repository" in found[0]["reason"] for name in derived)
+
+
+# ---- flows ----------------------------------------------------------------------
+
+
+def test_every_flow_names_known_roles_and_ports():
+    derived = topology.derive(site())
+    sources = set(topology.ROLES) | {"vip", "backup_remote", "users", "site_network"}
+    for flow in derived["flows"]:
+        assert set(flow["to"]) <= set(topology.ROLES), flow
+        assert set(flow["sources"]) <= sources, flow
+        # A port key the defaults lack would read None and open nothing.
+        assert None not in flow["ports"] and (flow["ports"] or flow["proto"] == "vrrp"), flow
+
+
+def test_flows_follow_a_site_s_own_ports():
+    derived = topology.derive(site(ports={"db": 13306}))
+    (mariadb,) = [f for f in derived["flows"] if f["to"] == ["db", "arbitrator"] and f["ports"] == [13306]]
+    assert "app" in mariadb["sources"]
