@@ -10,9 +10,9 @@ TEST_LAB ?= fstest
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y
 HOST_PACKAGES := lxc lxc-templates debootstrap apt-cacher-ng python3-venv iproute2 nftables rsync curl dnsutils \
-	cadaver openssl ca-certificates haproxy
+	cadaver openssl ca-certificates haproxy graphviz
 
-.PHONY: all venv host-deps lint unit render integration check test test-lab test-lab-long test-mini-ha test-full-ha lab lab-scale lab-down clean
+.PHONY: all venv host-deps lint unit render integration check test test-lab test-lab-long test-mini-ha test-full-ha lab lab-scale lab-down clean diagrams
 
 all: check
 
@@ -114,6 +114,10 @@ MIB ?= 1024
 .PHONY: bench-backup
 bench-backup: venv
 	$(BIN)/fileshare-bench backup --lab $(LAB) --mib $(MIB)
+
+# The example site's diagrams in docs/images (README), from its pillar: after a change to it.
+diagrams: venv host-deps
+	cd tests/render && ../../$(BIN)/python site_diagrams.py
 
 # Bring up the example site's nodes for ARCH and run its orchestration; prints how to reach it.
 lab: venv host-deps

@@ -101,7 +101,8 @@ def _backup_nodes(architecture, single_host, roles):
     return []
 
 
-# Who reaches whom, by role: the firewall admits exactly these (infra/firewall.jinja).
+# Who reaches whom, by role: the firewall admits exactly these (infra/firewall.jinja) and the site
+# diagram draws them (:func:`dot`).
 # ``to``: the roles that serve; ``from``: the roles that reach them, or ``vip`` (the VIP, from which
 # HAProxy's checks and proxied connections may leave a load node), ``backup_remote`` (the backup nodes
 # that copy a Galera member and read the volume), ``users`` (the front's allowed sources, anyone by
@@ -318,6 +319,125 @@ def first(topology, role):
     return names[0] if names else None
 
 
+# Layer colours of the site diagram (one per role; a node group takes its first role's).
+_COLOURS = {
+    "load": "#dbe9f6",
+    "app": "#e2f0d9",
+    "db": "#fde9d9",
+    "arbitrator": "#fde9d9",
+    "intermediate": "#fff2cc",
+    "storage": "#ede1f5",
+    "backup": "#eeeeee",
+    "infra": "#f4f4f4",
+}
+
+
+def _ports_label(pairs):
+    """'80, 443' for tcp, '53/udp', 'vrrp': the ports of (proto, port) pairs, in first-seen order."""
+    out = []
+    for proto, port in pairs:
+        text = proto if proto == "vrrp" else str(port) if proto == "tcp" else f"{port}/{proto}"
+        if text not in out:
+            out.append(text)
+    return ", ".join(out)
+
+
+def _dot_text(value):
+    """VALUE as a quoted DOT string; its line breaks as DOT's centred ones."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def dot(topology):
+    """
+    The site as a Graphviz digraph (DOT text): nodes grouped by their roles (one box per group, the
+    nodes with their addresses), the users and the VIP, and one arrow per pair of groups with the
+    ports of every flow between them (``topology["flows"]``, the firewall's rules); ports among the
+    members of one group are written in its box. Render it with ``dot -Tsvg``.
+    """
+    groups = {}  # roles (infra left out: every node has it) -> [node]
+    for node in topology["nodes"]:
+        key = tuple(role for role in node["roles"] if role != "infra") or tuple(node["roles"])
+        if key:
+            groups.setdefault(key, []).append(node)
+    ids = {key: f"cluster_{i}" for i, key in enumerate(groups)}
+    holders = {role: [key for key in groups if role in key] for role in ROLES}
+    holders["backup_remote"] = [
+        key for key in groups if any(n["name"] in topology["backup_remote"] for n in groups[key])
+    ]
+    edges, peers = {}, {key: [] for key in groups}
+    outside = {"users": [], "site_network": []}
+    for flow in topology["flows"]:
+        pairs = [(flow["proto"], port) for port in flow["ports"]] or [(flow["proto"], None)]
+        targets = [key for role in flow["to"] for key in holders.get(role, [])]
+        for source in flow["sources"]:
+            for target in dict.fromkeys(targets):
+                if source in outside:
+                    outside[source].append((target, pairs))
+                    continue
+                for key in dict.fromkeys(holders.get(source, [])):
+                    if key == target:
+                        peers[key].extend(pairs)
+                    else:
+                        edges.setdefault((key, target), []).extend(pairs)
+    vip = topology["vip"]
+    title = f"{topology['site'] or 'fileshare'} ({topology['architecture'] or 'all_in_one'})"
+    lines = [
+        "digraph fileshare {",
+        f"  graph [rankdir=LR, compound=true, fontname=Helvetica, labelloc=t, label={_dot_text(title)}];",
+        '  node [shape=box, style="rounded,filled", fillcolor=white, fontname=Helvetica, fontsize=10];',
+        '  edge [fontname=Helvetica, fontsize=9, color="#555555"];',
+        '  users [shape=ellipse, label="users"];',
+    ]
+    front = "users"
+    if vip["address"] and holders["load"]:
+        label = f"VIP {vip['fqdn']}\n{vip['address']}"
+        lines.append(f'  vip [shape=ellipse, fillcolor="#dbe9f6", label={_dot_text(label)}];')
+        front = "vip"
+    for key, members in groups.items():
+        label = " + ".join(key)
+        if peers[key]:
+            label += f"\npeers: {_ports_label(peers[key])}"
+        lines.append(f"  subgraph {ids[key]} {{")
+        colour = _COLOURS.get(key[0], "#ffffff")
+        lines.append(f'    style="rounded,filled"; fillcolor="{colour}"; label={_dot_text(label)};')
+        for node in members:
+            label = _dot_text(node["name"] + "\n" + node["address"])
+            lines.append(f"    {_dot_text(node['name'])} [label={label}];")
+        lines.append("  }")
+
+    def anchor(key):
+        return _dot_text(groups[key][0]["name"])
+
+    users = {}
+    for target, pairs in outside["users"]:
+        users.setdefault(target, []).extend(pairs)
+    if front == "vip" and users:
+        label = _dot_text(_ports_label(p for pairs in users.values() for p in pairs))
+        lines.append(f"  users -> vip [label={label}];")
+    for target, pairs in users.items():
+        if front == "vip":
+            lines.append(f"  vip -> {anchor(target)} [lhead={ids[target]}, style=dashed];")
+        else:
+            label = _dot_text(_ports_label(pairs))
+            lines.append(f"  users -> {anchor(target)} [lhead={ids[target]}, label={label}];")
+    if outside["site_network"]:
+        lines.append('  site_network [shape=ellipse, label="site network"];')
+        by_target = {}
+        for target, pairs in outside["site_network"]:
+            by_target.setdefault(target, []).extend(pairs)
+        for target, pairs in by_target.items():
+            label = _dot_text(_ports_label(pairs))
+            lines.append(f"  site_network -> {anchor(target)} [lhead={ids[target]}, label={label}];")
+    for (source, target), pairs in edges.items():
+        ends = f"ltail={ids[source]}, lhead={ids[target]}"
+        lines.append(
+            f"  {anchor(source)} -> {anchor(target)} [{ends}, label={_dot_text(_ports_label(pairs))}];"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------------------------------------------
 # Salt functions
 # ---------------------------------------------------------------------------------------------------
@@ -366,3 +486,18 @@ def get(key=None, default=None):
         else:
             return default
     return value
+
+
+def diagram():
+    """
+    The site's diagram as Graphviz DOT text (:func:`dot` of this node's topology): nodes by role, the
+    VIP, and every flow the firewall admits with its ports. ``salt-run fileshare.diagram`` renders it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 fileshare_topology.diagram --out=txt
+        salt-call fileshare_topology.diagram --out=newline_values_only | dot -Tsvg -o site.svg
+    """
+    return dot(get())

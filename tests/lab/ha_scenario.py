@@ -366,6 +366,33 @@ def test_haproxy_sees_every_backend_up(ha):
             assert ask.backend_verdict(view, count, masters=backend == "redis") == [], (lb, view)
 
 
+# ---- the site's picture ---------------------------------------------------------------------------
+
+
+def test_the_master_draws_the_site_its_nodes_run(ha, tmp_path):
+    """`salt-run fileshare.diagram` asks the nodes for the topology their pillar gives and draws it: every
+    node of the lab with its address, as the real Graphviz writes the SVG."""
+    svg = tmp_path / "site.svg"
+    proc = subprocess.run(
+        ha.lab.handle.salt_cmd("salt-run") + ["fileshare.diagram", f"out={svg}", "--log-level=quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and svg.exists(), proc.stdout + proc.stderr
+    drawn = svg.read_text()
+    for node in ha.lab.topology["nodes"]:
+        assert f">{node['name']}</text>" in drawn and f">{node['address']}</text>" in drawn, node
+    # A name Graphviz cannot write is refused before any node is asked.
+    bad = subprocess.run(
+        ha.lab.handle.salt_cmd("salt-run") + ["fileshare.diagram", "out=site.jpeg", "--log-level=quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "out=site.jpeg: the file name ends in one of .svg" in bad.stdout + bad.stderr
+
+
 # ---- idempotence ----------------------------------------------------------------------------------
 
 

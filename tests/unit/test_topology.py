@@ -207,7 +207,7 @@ def test_the_validator_asks_the_password_of_exactly_the_node_the_topology_derive
     assert all(f"{name} holds the backup repository" in found[0]["reason"] for name in derived)
 
 
-# ---- flows ----------------------------------------------------------------------
+# ---- flows and the site diagram ----------------------------------------------------------------------
 
 
 def test_every_flow_names_known_roles_and_ports():
@@ -224,3 +224,38 @@ def test_flows_follow_a_site_s_own_ports():
     derived = topology.derive(site(ports={"db": 13306}))
     (mariadb,) = [f for f in derived["flows"] if f["to"] == ["db", "arbitrator"] and f["ports"] == [13306]]
     assert "app" in mariadb["sources"]
+
+
+def test_the_diagram_shows_every_node_the_vip_and_the_flows_between_layers():
+    text = topology.dot(topology.derive(site()))
+    assert text.startswith("digraph fileshare {") and text.rstrip().endswith("}")
+    for name, address in [
+        ("lb1", "10.0.0.31"),
+        ("app1", "10.0.0.41"),
+        ("db3", "10.0.0.53"),
+        ("st1", "10.0.0.71"),
+    ]:
+        assert f'"{name}" [label="{name}\\n{address}"];' in text
+    assert 'vip [shape=ellipse, fillcolor="#dbe9f6", label="VIP files.example.org\\n10.0.0.100"];' in text
+    assert 'users -> vip [label="80, 443"];' in text
+    # Groups by role in pillar order (infra, on every node, left out): load 0, app 1, db 2, ...
+    assert '"app1" -> "db1" [ltail=cluster_1, lhead=cluster_2, label="3306"];' in text
+    assert '"lb1" -> "app1" [ltail=cluster_0, lhead=cluster_1, label="8080"];' in text
+    # Among the members of one layer: written in its box, not drawn.
+    assert 'label="db\\npeers: 3306, 4567, 4568, 4444, 9200";' in text
+    assert 'label="storage\\npeers: 24007, 24008, 49152-60999";' in text
+    assert 'site_network -> "lb1" [lhead=cluster_0, label="53, 53/udp"];' in text
+
+
+def test_the_diagram_of_a_site_without_vip_sends_users_to_the_load_nodes():
+    data = site()
+    data["vip"] = {}
+    text = topology.dot(topology.derive(data))
+    assert "vip" not in text.replace("VIP", "")
+    assert 'users -> "lb1" [lhead=cluster_0, label="80, 443"];' in text
+
+
+def test_the_diagram_quotes_what_it_is_given():
+    data = site()
+    data["site"] = 'a "quoted" site'
+    assert 'label="a \\"quoted\\" site (full_ha)"' in topology.dot(topology.derive(data))
