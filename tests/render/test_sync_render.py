@@ -1,6 +1,6 @@
-"""The first step of every orchestration (formulas/fileshare/infra/sync.sls): pip runs only when a pinned
-Salt extension is missing or at another version. The rendered check is run here for real, in this
-Python, against packages it has and has not."""
+"""pip runs only when a pin does not hold: before the Salt extensions of every orchestration's first
+step (formulas/fileshare/infra/sync.sls) and before the WsgiDAV virtualenv (app/packages.sls). The
+rendered check is run here for real, in this Python, against packages it has and has not."""
 
 import importlib.metadata
 import shlex
@@ -14,13 +14,13 @@ GATE = "a Salt extension the suite needs is missing or at another version"
 INSTALL = "the Salt extensions the suite needs are installed in the minion's Python"
 
 
-def _render(renderer, extensions):
+def _render(renderer, extensions=None, sls="fileshare.infra.sync", override=None):
     high = renderer.show_sls(
         "debian-12",
         "full_ha",
         "app1",
-        "fileshare.infra.sync",
-        override={"lookup": {"salt_extensions": extensions}},
+        sls,
+        override=override or {"lookup": {"salt_extensions": extensions}},
     )
     assert isinstance(high, dict), high
     return high
@@ -75,3 +75,31 @@ def test_pip_runs_only_on_the_gate(renderer):
 )
 def test_the_gate_passes_only_when_every_pin_holds(renderer, extensions, passes):
     assert _gate_passes(_render(renderer, extensions)) is passes
+
+
+# The same gate before the WsgiDAV virtualenv's pip (formulas/fileshare/app/packages.sls).
+APP_GATE = "WsgiDAV or its Redis client is missing or at another version"
+APP_INSTALL = "WsgiDAV and its Redis client are installed"
+
+
+@pytest.mark.parametrize(
+    "requirements, passes",
+    [
+        ([f"jinja2=={importlib.metadata.version('jinja2')}"], True),
+        (["jinja2==1.0"], False),
+        (["no-such-distribution-here==1.0"], False),
+    ],
+    ids=["pinned-present", "at-another-version", "missing"],
+)
+def test_the_wsgidav_venv_s_pip_runs_only_when_a_pin_does_not_hold(renderer, requirements, passes):
+    high = _render(
+        renderer, sls="fileshare.app.packages", override={"wsgidav": {"requirements": requirements}}
+    )
+    install = _args(high, APP_INSTALL, "pip")
+    assert install["onchanges"] == [{"fileshare_cmd": APP_GATE}] and "unless" not in install
+    check = _args(high, APP_GATE, "fileshare_cmd")["unless"]
+    # The check runs in the virtualenv pip installs into; this interpreter stands in for it here.
+    venv_python = shlex.quote(install["bin_env"].removesuffix("/pip") + "/python")
+    assert check.startswith(venv_python + " -c "), check
+    check = shlex.quote(sys.executable) + check[len(venv_python) :]
+    assert (subprocess.run(check, shell=True, check=False).returncode == 0) is passes

@@ -9,18 +9,8 @@
 {%- set mirrors = mirrors if mirrors is mapping else {} %}
 {%- set extensions = salt['pillar.get']('fileshare:lookup:salt_extensions', defaults.salt_extensions) %}
 
-{#- pip.installed asks pip what is installed: ~1.9 s of CPU a node even when nothing is missing, most of
-    a no-op run's sync step (14 lab nodes on two cores: ~25 s). The pins are checked first from the
-    minion's own Python (~0.1 s, importlib.metadata), and pip runs only when one is missing or at another
-    version. A missing package makes m.version raise: the check fails as it should. #}
+{%- from tplroot ~ "/libpins.jinja" import pins_present with context %}
 {%- set python = grains.get('pythonexecutable', '') %}
-{%- set pins = [] %}
-{%- for spec in extensions %}
-{%-   set name, _, version = spec.partition('==') %}
-{%-   do pins.append([name.strip(), version.strip()]) %}
-{%- endfor %}
-{%- set pin_check = "import importlib.metadata as m, sys; pins = " ~ (pins | json) ~
-    "; sys.exit(any(m.version(n) != v if v else not m.distribution(n) for n, v in pins))" %}
 
 {#- The suite ships execution and state modules only (_modules, _states; _runners are the master's):
     syncing those two kinds costs a node ~0.2 s, sync_all's 19 kinds and pillar refresh ~1.1 s. #}
@@ -42,7 +32,7 @@ the suite's states are synced from the master:
 a Salt extension the suite needs is missing or at another version:
   fileshare_cmd.run:
     - name: echo {{ extensions | join(' ') | quote }}
-    - unless: {{ ([python, '-c', pin_check] | map('quote') | join(' ')) | json }}
+    - unless: {{ pins_present(python, extensions) | json }}
     - require:
       - saltutil: the suite's states are synced from the master
 
