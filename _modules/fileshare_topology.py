@@ -366,14 +366,14 @@ def dot(topology):
         key for key in groups if any(n["name"] in topology["backup_remote"] for n in groups[key])
     ]
     edges, peers = {}, {key: [] for key in groups}
-    outside = {"users": [], "site_network": []}
+    outside = {"users": {}, "site_network": {}}  # group -> (proto, port) pairs from outside the site
     for flow in topology["flows"]:
         pairs = [(flow["proto"], port) for port in flow["ports"]] or [(flow["proto"], None)]
         targets = [key for role in flow["to"] for key in holders.get(role, [])]
         for source in flow["sources"]:
             for target in dict.fromkeys(targets):
                 if source in outside:
-                    outside[source].append((target, pairs))
+                    outside[source].setdefault(target, []).extend(pairs)
                     continue
                 for key in dict.fromkeys(holders.get(source, [])):
                     if key == target:
@@ -409,9 +409,7 @@ def dot(topology):
     def anchor(key):
         return _dot_text(groups[key][0]["name"])
 
-    users = {}
-    for target, pairs in outside["users"]:
-        users.setdefault(target, []).extend(pairs)
+    users = outside["users"]
     if front == "vip" and users:
         label = _dot_text(_ports_label(p for pairs in users.values() for p in pairs))
         lines.append(f"  users -> vip [label={label}];")
@@ -423,10 +421,7 @@ def dot(topology):
             lines.append(f"  users -> {anchor(target)} [lhead={ids[target]}, label={label}];")
     if outside["site_network"]:
         lines.append('  site_network [shape=ellipse, label="site network"];')
-        by_target = {}
-        for target, pairs in outside["site_network"]:
-            by_target.setdefault(target, []).extend(pairs)
-        for target, pairs in by_target.items():
+        for target, pairs in outside["site_network"].items():
             label = _dot_text(_ports_label(pairs))
             lines.append(f"  site_network -> {anchor(target)} [lhead={ids[target]}, label={label}];")
     for (source, target), pairs in edges.items():

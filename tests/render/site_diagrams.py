@@ -4,27 +4,19 @@ that the committed ones are still the pillar's."""
 
 import pathlib
 import subprocess
-import sys
 import tempfile
 
-import yaml
+from fileshare_lab import topology
 from render_harness import ARCHITECTURES, REPO, Renderer
 
 IMAGES = REPO / "docs" / "images"
 
 
-def _topology_module():
-    sys.path.insert(0, str(REPO / "tests" / "unit"))
-    from suite_modules import load  # noqa: PLC0415 - the unit tier's loader, by path
-
-    return load("_modules/fileshare_topology.py", "fileshare_topology_for_diagrams")
-
-
 def dot_text(renderer, architecture):
     """The DOT text of the example site's ARCHITECTURE."""
-    topology = _topology_module()
-    defaults = yaml.safe_load((REPO / "formulas/fileshare/parameters/defaults.yaml").read_text())
-    return topology.dot(topology.derive(topology.merged(defaults, renderer.pillar(architecture))))
+    return topology.suite_module("fileshare_topology").dot(
+        topology.derive({"fileshare": renderer.pillar(architecture)})
+    )
 
 
 def main():
