@@ -473,8 +473,8 @@ BACKGROUND = ["nice", "-n", "10", "ionice", "-c", "2", "-n", "7"]
 
 def limit_args(kib):
     """restic's own throttle: --limit-upload caps what a backup writes to the repository (any backend,
-    local too), so an off-site backup does not fill the site's uplink, and new files are read no
-    faster than they are written. 0: no cap."""
+    local too), so an off-site backup does not fill the site's uplink. It does not slow the reading:
+    restic packs what it reads into temporary files ahead of the upload. 0: no cap."""
     return ["--limit-upload", str(kib)] if kib else []
 
 
